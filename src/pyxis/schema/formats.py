@@ -220,3 +220,8 @@ def startup_order(value: str) -> str:
     if not re.fullmatch(r"(order=\d+|up=\d+|down=\d+)(,(order=\d+|up=\d+|down=\d+))*|\d+", value):
         raise ValueError("invalid startup order")
     return value
+
+
+register("mac-prefix")(
+    _matching(re.compile(r"^[0-9a-fA-F][02468aAcCeE](:[0-9a-fA-F]{2}){0,2}:?$"), "MAC prefix")
+)

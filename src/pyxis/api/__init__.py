@@ -1,0 +1,4 @@
+"""Endpoint declarations, one module per path subtree.
+
+Importing ``pyxis.api.all`` registers every method in the global registry.
+"""

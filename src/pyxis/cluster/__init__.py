@@ -1,0 +1,1 @@
+"""Cluster-wide configuration and (later) corosync membership, quorum and join/leave."""

@@ -1,0 +1,1 @@
+"""Node and guest statistics: sampling, round-robin storage, exporters."""

@@ -1,0 +1,274 @@
+"""The ASGI application: authentication, routing, validation, permission checks, envelopes.
+
+Every request to ``/api2/<format>/<path>`` is routed through the method registry.  The
+order is fixed: authenticate -> route -> parse and validate parameters -> check the
+declared permission -> forward (``proxyto``) or run the handler -> wrap the result in
+the ``{"data": ...}`` envelope.  Errors carry their HTTP status, with the message as
+the reason phrase and in the body (``errors`` per parameter on 400), as upstream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from http.cookies import SimpleCookie
+from typing import Any
+from urllib.parse import unquote
+
+from pyxis.api.context import Call, Download, Listing
+from pyxis.errors import AuthError, NotImplementedErr, PermissionDenied, PyxisError
+from pyxis.schema.registry import REGISTRY, Method
+from pyxis.schema.validate import validate_params
+from pyxis.server import params as reqparams
+from pyxis.server.reason import REASON, sanitize
+from pyxis.services import Services
+
+log = logging.getLogger("pyxis.api")
+Scope = dict[str, Any]
+JSON_TYPE = b"application/json;charset=UTF-8"
+FORMATS = ("json", "extjs")
+
+
+class ApiApp:
+    """ASGI app for one node; ``local=True`` marks the root-only unix socket."""
+
+    def __init__(self, svc: Services, *, local: bool = False) -> None:
+        self.svc = svc
+        self.local = local
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        path: str = scope["path"]
+        if path.startswith("/api2/"):
+            await self._api(scope, receive, send)
+        elif path == "/api2/openapi.json" or path == "/openapi.json":
+            await self._api(scope, receive, send)
+        else:
+            from pyxis.server.static import serve_static
+
+            await serve_static(self.svc, scope, send)
+
+    async def _api(self, scope: Scope, receive: Any, send: Any) -> None:
+        fmt = "json"
+        status, body, headers = 200, b"", []
+        try:
+            rest = scope["path"][len("/api2/") :]
+            if rest == "openapi.json":
+                from pyxis.schema.openapi import openapi_document
+
+                await _send(send, 200, json.dumps(openapi_document()).encode(), [], close=False)
+                return
+            fmt, _, apipath = rest.partition("/")
+            if fmt not in FORMATS:
+                raise NotImplementedErr(f"unknown format '{fmt}'")
+            result, headers = await self._dispatch(scope, receive, send, "/" + apipath)
+            if result is _STREAMED:
+                return
+            body = _envelope(result, fmt)
+        except PyxisError as err:
+            status, body = _error_response(err, fmt)
+            if err.status == 401 and self.svc.settings.auth_fail_delay > 0:
+                await asyncio.sleep(self.svc.settings.auth_fail_delay)
+        except Exception as err:
+            log.exception("internal error in %s %s", scope["method"], scope["path"])
+            status, body = _error_response(PyxisError(f"internal error: {err}"), fmt)
+        if fmt == "extjs":
+            status = 200
+        await _send(send, status, body, headers, close=status >= 400, reason=_reason(status, body))
+
+    async def _dispatch(
+        self, scope: Scope, receive: Any, send: Any, apipath: str
+    ) -> tuple[Any, list[tuple[bytes, bytes]]]:
+        http = scope["method"]
+        if http == "HEAD":
+            http = "GET"
+        hdrs = _headers(scope)
+        m, pathparams = REGISTRY.route(http, apipath)
+        authid, via = self._authenticate(m, hdrs)
+        if via == "ticket" and http != "GET" and not m.upload:
+            token = hdrs.get("csrfpreventiontoken", "")
+            if not self.svc.access.verify_csrf(token, authid.split("!")[0]):
+                raise AuthError("Permission denied - invalid csrf token")
+        if via == "token" and not m.allowtoken:
+            raise PermissionDenied("API tokens are not allowed on this endpoint")
+        query = reqparams.parse_query(scope.get("query_string", b""))
+        upload = None
+        if m.upload:
+            from pyxis.server.upload import receive_upload
+
+            body, upload = await receive_upload(self.svc, scope, receive, pathparams, hdrs)
+        elif http in ("POST", "PUT"):
+            raw = await _read_body(receive, hdrs)
+            body = reqparams.parse_body(hdrs.get("content-type", ""), raw)
+        else:
+            body = {}
+        try:
+            params = validate_params(m.parameters, reqparams.merge(pathparams, query, body))
+            self._check_permission(m, authid, params)
+            call = Call(self.svc, authid, m, client=_client(scope), upload=upload)
+            if m.proxyto and params.get(m.proxyto) not in (None, self.svc.node):
+                result = await self.svc.proxy(call, params)
+            else:
+                result = await m.handler(call, params)
+        finally:
+            if upload is not None and upload.path.exists():
+                upload.path.unlink()
+        if isinstance(result, Download):
+            from pyxis.server.static import send_file
+
+            await send_file(send, result.path, result.content_type)
+            return _STREAMED, []
+        return result, []
+
+    def _authenticate(self, m: Method, hdrs: dict[str, str]) -> tuple[str, str]:
+        """Return (authid, via) where via is local|ticket|token|anonymous."""
+        if self.local:
+            return "root@pam", "local"
+        auth = hdrs.get("authorization", "")
+        if auth.startswith("PVEAPIToken"):
+            return self.svc.access.authenticate_token(auth), "token"
+        ticket = None
+        if auth.startswith("PVEAuthCookie="):
+            ticket = unquote(auth[len("PVEAuthCookie=") :])
+        elif "cookie" in hdrs:
+            cookie = SimpleCookie()
+            try:
+                cookie.load(hdrs["cookie"])
+            except Exception:  # noqa: BLE001 - a malformed cookie is just absent
+                cookie = SimpleCookie()
+            if "PVEAuthCookie" in cookie:
+                ticket = unquote(cookie["PVEAuthCookie"].value)
+        if ticket:
+            try:
+                return self.svc.access.authenticate_ticket(ticket), "ticket"
+            except AuthError:
+                if m.permissions.get("user") != "world":
+                    raise
+        if m.permissions.get("user") == "world":
+            return "", "anonymous"
+        raise AuthError("No ticket")
+
+    def _check_permission(self, m: Method, authid: str, params: dict[str, Any]) -> None:
+        if m.permissions.get("user") == "world":
+            return
+        if not self.svc.access.evaluate(m.permissions, authid, params):
+            raise PermissionDenied(_perm_message(m, params))
+
+
+class _Streamed:
+    pass
+
+
+_STREAMED = _Streamed()
+
+
+def _perm_message(m: Method, params: dict[str, Any]) -> str:
+    check = m.permissions.get("check")
+    if isinstance(check, list) and len(check) >= 3 and check[0] == "perm":
+        path = str(check[1])
+        for key, val in params.items():
+            path = path.replace("{" + key + "}", str(val))
+        privs = ", ".join(check[2]) if isinstance(check[2], list) else str(check[2])
+        return f"Permission check failed ({path}, {privs})"
+    return "Permission check failed"
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for k, v in scope.get("headers", []):
+        out[k.decode("latin-1").lower()] = v.decode("latin-1")
+    return out
+
+
+def _client(scope: Scope) -> str | None:
+    client = scope.get("client")
+    return str(client[0]) if client else None
+
+
+async def _read_body(receive: Any, hdrs: dict[str, str]) -> bytes:
+    declared = hdrs.get("content-length")
+    if declared and declared.isdigit() and int(declared) > reqparams.MAX_BODY:
+        raise PyxisError("request body too large", status=413)
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        msg = await receive()
+        if msg["type"] == "http.disconnect":
+            break
+        chunk = msg.get("body", b"")
+        size += len(chunk)
+        if size > reqparams.MAX_BODY:
+            raise PyxisError("request body too large", status=413)
+        chunks.append(chunk)
+        if not msg.get("more_body"):
+            break
+    return b"".join(chunks)
+
+
+def _envelope(result: Any, fmt: str) -> bytes:
+    if isinstance(result, Listing):
+        doc: dict[str, Any] = {"data": result.data, "total": result.total}
+    else:
+        doc = {"data": result}
+    if fmt == "extjs":
+        doc["success"] = 1
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def _error_response(err: PyxisError, fmt: str) -> tuple[int, bytes]:
+    doc: dict[str, Any] = {"data": None, "message": err.message}
+    errors = getattr(err, "errors", None)
+    if errors:
+        doc["errors"] = errors
+    if fmt == "extjs":
+        doc.update(success=0, status=err.status)
+    return err.status, json.dumps(doc, separators=(",", ":")).encode()
+
+
+def _reason(status: int, body: bytes) -> str | None:
+    if status < 400:
+        return None
+    try:
+        return sanitize(json.loads(body).get("message") or "")
+    except ValueError:
+        return None
+
+
+async def _send(
+    send: Any,
+    status: int,
+    body: bytes,
+    headers: list[tuple[bytes, bytes]],
+    *,
+    close: bool,
+    reason: str | None = None,
+) -> None:
+    hdrs = [
+        (b"content-type", JSON_TYPE),
+        (b"content-length", str(len(body)).encode()),
+        (b"cache-control", b"max-age=0"),
+        *headers,
+    ]
+    if close:
+        hdrs.append((b"connection", b"close"))
+    token = REASON.set(reason or None)
+    try:
+        await send({"type": "http.response.start", "status": status, "headers": hdrs})
+    finally:
+        REASON.reset(token)
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _lifespan(receive: Any, send: Any) -> None:
+    while True:
+        msg = await receive()
+        if msg["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif msg["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

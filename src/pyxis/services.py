@@ -1,0 +1,159 @@
+"""A node's services, wired together: config store, tasks, access control, storage.
+
+``Services.open`` also bootstraps a fresh node with its embedded defaults (one ``dir``
+storage ``local``, ``user.cfg`` with root@pam, the ticket signing key, the CSRF secret
+and a self-signed node certificate), each written only when missing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pyxis.cluster import datacenter
+from pyxis.errors import ParamError, PyxisError
+from pyxis.metrics import host
+from pyxis.paths import Paths
+from pyxis.store.base import ConfigStore, digest
+from pyxis.store.local import LocalStore
+from pyxis.store.virtual import vmlist_json
+from pyxis.tasks.manager import TaskManager
+
+if TYPE_CHECKING:
+    from pyxis.api.context import Call
+    from pyxis.access.service import AccessService
+    from pyxis.storage.service import StorageService
+
+
+@dataclass
+class Settings:
+    """Tunables of one daemon (command-line flags)."""
+
+    auth_fail_delay: float = 3.0
+
+
+class Services:
+    def __init__(self, node: str, paths: Paths, settings: Settings, store: ConfigStore) -> None:
+        from pyxis.access.service import AccessService
+        from pyxis.storage.service import StorageService
+
+        self.node = node
+        self.paths = paths
+        self.settings = settings
+        self.store = store
+        self.started = time.time()
+        self.tasks = TaskManager(node, paths.task_dir)
+        self.access: AccessService = AccessService(self)
+        self.storage: StorageService = StorageService(self)
+        self._dc_cache: tuple[int, dict[str, Any]] | None = None
+
+    @classmethod
+    async def open(cls, paths: Paths, node: str, settings: Settings | None = None) -> Services:
+        paths.ensure()
+        store = LocalStore.open(paths.config_db, node)
+        svc = cls(node, paths, settings or Settings(), store)
+        svc.tasks.recover()
+        await svc.bootstrap()
+        return svc
+
+    async def bootstrap(self) -> None:
+        await self.storage.bootstrap()
+        await self.access.bootstrap()
+        await self._ensure_cert()
+
+    async def close(self) -> None:
+        await self.store.close()
+
+    # --- node certificate -------------------------------------------------
+    def _cert_paths(self) -> tuple[str, str]:
+        return f"nodes/{self.node}/pve-ssl.pem", f"nodes/{self.node}/pve-ssl.key"
+
+    async def _ensure_cert(self) -> None:
+        from pyxis.server.tls import make_self_signed
+
+        cert_path, key_path = self._cert_paths()
+        if self.store.get(cert_path) is None or self.store.get(key_path) is None:
+            cert, key = make_self_signed(self.node, [])
+            await self.store.write(key_path, key, writer=self.node)
+            await self.store.write(cert_path, cert, writer=self.node)
+
+    async def tls_files(self) -> tuple[Path, Path]:
+        """Write the node certificate to the run dir for the TLS server; return the paths."""
+        from pyxis.server.tls import write_private
+
+        cert_path, key_path = self._cert_paths()
+        certfile, keyfile = self.paths.run_dir / "pve-ssl.pem", self.paths.run_dir / "pve-ssl.key"
+        write_private(certfile, self.store.read(cert_path) or b"")
+        write_private(keyfile, self.store.read(key_path) or b"")
+        return certfile, keyfile
+
+    def ssl_fingerprint(self) -> str:
+        from pyxis.server.tls import fingerprint
+
+        cert = self.store.read(self._cert_paths()[0])
+        return fingerprint(cert) if cert else ""
+
+    # --- datacenter.cfg ---------------------------------------------------
+    def datacenter(self) -> dict[str, Any]:
+        entry = self.store.get("datacenter.cfg")
+        if entry is None:
+            return {}
+        if self._dc_cache is None or self._dc_cache[0] != entry.version:
+            try:
+                self._dc_cache = (entry.version, datacenter.parse(entry.data.decode()))
+            except ValueError as err:
+                raise PyxisError(f"datacenter.cfg: {err}") from err
+        return dict(self._dc_cache[1])
+
+    async def update_datacenter(self, change: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+        entry = self.store.get("datacenter.cfg")
+        old = entry.data if entry else b""
+        cfg = change(self.datacenter())
+        text = datacenter.render(cfg).encode()
+        try:
+            datacenter.parse(text.decode())
+        except ValueError as err:
+            raise ParamError.one("datacenter.cfg", str(err)) from err
+        await self.store.write("datacenter.cfg", text, expect_digest=digest(old) if entry else None,
+                               writer=self.node)
+
+    # --- cluster view (single node until clustering lands) ----------------
+    def cluster_status(self) -> list[dict[str, Any]]:
+        return [
+            {"id": f"node/{self.node}", "name": self.node, "type": "node", "ip": "127.0.0.1",
+             "level": "", "local": 1, "nodeid": 0, "online": 1},
+        ]
+
+    def node_resources(self) -> list[dict[str, Any]]:
+        mem = host.meminfo()
+        rootfs = host.fs_usage(str(self.paths.root))
+        return [
+            {
+                "id": f"node/{self.node}", "type": "node", "node": self.node, "status": "online",
+                "cpu": host.cpu_usage(), "maxcpu": host.cpuinfo()["cpus"], "mem": mem["used"],
+                "maxmem": mem["total"], "disk": rootfs["used"], "maxdisk": rootfs["total"],
+                "uptime": int(time.time() - self.started), "level": "",
+                "ssl_fingerprint": self.ssl_fingerprint(),
+            }
+        ]
+
+    async def storage_resources(self) -> list[dict[str, Any]]:
+        return await self.storage.resources()
+
+    def guest_resources(self) -> list[dict[str, Any]]:
+        out = []
+        for vmid, info in vmlist_json(self.store)["ids"].items():
+            out.append({"id": f"{info['type']}/{vmid}", "type": info["type"], "vmid": int(vmid),
+                        "node": info["node"], "status": "unknown"})
+        return out
+
+    def used_vmids(self) -> set[int]:
+        return {int(v) for v in vmlist_json(self.store)["ids"]}
+
+    async def proxy(self, call: Call, params: dict[str, Any]) -> Any:
+        """Forward a ``proxyto`` request to another node (cluster mode only)."""
+        node = params.get(call.method.proxyto or "node")
+        raise PyxisError(f"no such cluster node '{node}'", status=595)

@@ -1,0 +1,232 @@
+"""The storage plugin contract: what every storage type declares and must implement.
+
+A plugin is a small subclass of ``StoragePlugin``.  It *declares* as class data its
+``type``, the content types it can hold (supported, default), its image formats
+(supported, default), its own option schemas (``properties``, upstream dialect), which
+options a section of this type accepts (``options``: optional or fixed, where fixed
+means "set at creation, never changed") and its capabilities (``shared``,
+``can_snapshot``, ``can_clone``, ``features``).  It then *overrides* only the async
+primitives its backend supports; the base versions answer 501 "not supported by
+storage type X".  Locking, config writes and task logs are the caller's job: plugins
+do backend work only.  ``check_config`` validates and normalises one section (or API
+parameters) against these declarations; the registry merges all declarations into
+the ``/storage`` API schemas.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pyxis.errors import ParamError, PyxisError
+from pyxis.paths import Paths
+from pyxis.schema.scalars import check_scalar
+
+Schema = dict[str, Any]
+
+# Options every storage type shares; schemas as in the upstream /storage POST.
+BASE_PROPERTIES: dict[str, Schema] = {
+    "nodes": {"type": "string", "format": "pve-node-list", "optional": 1},
+    "content": {"type": "string", "format": "pve-storage-content-list", "optional": 1},
+    "disable": {"type": "boolean", "optional": 1},
+    "shared": {"type": "boolean", "optional": 1},
+    "prune-backups": {"type": "string", "format": "prune-backups", "optional": 1},
+    "max-protected-backups": {"type": "integer", "minimum": -1, "optional": 1},
+    "format": {"type": "string", "enum": ["raw", "qcow2", "subvol", "vmdk"], "optional": 1},
+    "preallocation": {"type": "string", "enum": ["off", "metadata", "falloc", "full"],
+                      "default": "metadata", "optional": 1},
+    "content-dirs": {"type": "string", "format": "pve-dir-override-list", "optional": 1},
+    "bwlimit": {
+        "type": "string",
+        "optional": 1,
+        "format": {k: {"type": "number", "minimum": 0, "optional": 1}
+                   for k in ("clone", "default", "migration", "move", "restore")},
+    },
+}
+
+# Keys whose values are lists that upstream keeps as sets (``content``, ``nodes``).
+SET_KEYS = ("content", "nodes")
+
+
+def not_supported(what: str, stype: str) -> PyxisError:
+    return PyxisError(f"{what} not supported by storage type '{stype}'", status=501)
+
+
+class StoragePlugin:
+    """Base of all storage types.  See the module docstring for the contract.
+
+    Instances are cheap: one per (storage id, section data) and call; ``scfg`` is the
+    normalised section from storage.cfg (``content``/``nodes`` as sets).
+    """
+
+    type: ClassVar[str] = ""
+    content: ClassVar[tuple[set[str], set[str]]] = (set(), set())
+    formats: ClassVar[tuple[set[str], str]] = (set(), "raw")
+    properties: ClassVar[dict[str, Schema]] = BASE_PROPERTIES
+    options: ClassVar[dict[str, dict[str, int]]] = {}
+    shared: ClassVar[bool] = False
+    can_snapshot: ClassVar[bool] = False
+    can_clone: ClassVar[bool] = False
+    # feature -> volume state ("current", "snap", "base") -> formats that have it
+    features: ClassVar[dict[str, dict[str, set[str]]]] = {}
+
+    def __init__(self, storeid: str, scfg: dict[str, Any], paths: Paths) -> None:
+        self.storeid = storeid
+        self.scfg = scfg
+        self.paths = paths
+
+    # -- declarations ---------------------------------------------------------------
+
+    @classmethod
+    def all_properties(cls) -> dict[str, Schema]:
+        """Base properties plus this type's own (a subclass' entry wins)."""
+        return {**BASE_PROPERTIES, **cls.properties}
+
+    @classmethod
+    def has_feature(cls, feature: str, fmt: str | None, *, snap: bool = False,
+                    base: bool = False) -> bool:
+        state = "snap" if snap else "base" if base else "current"
+        return fmt is not None and fmt in cls.features.get(feature, {}).get(state, set())
+
+    @classmethod
+    def check_config(cls, scfg: dict[str, Any], create: bool, *,
+                     skip_required: bool = False) -> dict[str, Any]:
+        """Validate one section (without ``type``) and return it normalised.
+
+        ``create`` allows fixed options and (unless ``skip_required``, used when
+        reading a file written by others) demands the non-optional ones.
+        """
+        props = cls.all_properties()
+        errors: dict[str, str] = {}
+        out: dict[str, Any] = {}
+        for key, value in scfg.items():
+            if key in ("type", "storage"):
+                continue
+            opt = cls.options.get(key)
+            if opt is None or key not in props:
+                errors[key] = f"unexpected property for storage type '{cls.type}'"
+                continue
+            if opt.get("fixed") and not create:
+                errors[key] = f"can't change value of fixed parameter '{key}'"
+                continue
+            try:
+                out[key] = cls._check_value(key, props[key], value)
+            except ValueError as err:
+                errors[key] = str(err)
+        if create and not skip_required:
+            for key, opt in cls.options.items():
+                if not opt.get("optional") and key not in out and key not in errors:
+                    errors[key] = "property is missing and it is not optional"
+        if errors:
+            raise ParamError(errors)
+        return out
+
+    @classmethod
+    def _check_value(cls, key: str, schema: Schema, value: Any) -> Any:
+        if key in SET_KEYS:
+            items = value if isinstance(value, (set, frozenset, list, tuple)) else [value]
+            text = ",".join(str(v) for v in items)
+            normal = check_scalar(schema, text)
+            result = {x for x in normal.split(",") if x}
+            if key == "content":
+                if "none" in result and len(result) > 1:
+                    raise ValueError("unable to combine 'none' with other content types")
+                for c in sorted(result - {"none"}):
+                    if c not in cls.content[0]:
+                        raise ValueError(f"storage does not support content type '{c}'")
+            return result
+        normal = check_scalar(schema, value, lenient_bool=True)
+        if key == "format" and normal not in cls.formats[0]:
+            raise ValueError(f"storage does not support format '{normal}'")
+        return normal
+
+    # -- helpers for subclasses -----------------------------------------------------
+
+    def enabled_content(self) -> set[str]:
+        content = self.scfg.get("content")
+        if content is None:
+            return set(self.content[1])
+        return {c for c in content if c != "none"}
+
+    def default_format(self) -> str:
+        return str(self.scfg.get("format") or self.formats[1])
+
+    def _unsupported(self, what: str) -> PyxisError:
+        return not_supported(what, self.type)
+
+    # -- primitives (override what the backend supports) ----------------------------
+
+    async def activate(self) -> None:
+        """Make the storage usable on this node (mount, create directories)."""
+
+    async def deactivate(self) -> None:
+        """Undo ``activate`` where that means something (unmount)."""
+
+    async def status(self) -> dict[str, int]:
+        """``{"total", "used", "avail", "active"}`` in bytes (active 0/1)."""
+        raise self._unsupported("status")
+
+    async def list_volumes(self, content: set[str] | None = None, vmid: int | None = None,
+                           *, ct_ids: set[int] | frozenset[int] = frozenset()
+                           ) -> list[dict[str, Any]]:
+        """Volumes as content-listing dicts (volid, format, size, used, vmid, ctime,
+        content, parent?).  ``ct_ids`` names container guests so their disks list as
+        ``rootdir`` rather than ``images``."""
+        raise self._unsupported("listing volumes")
+
+    async def alloc_image(self, vmid: int, fmt: str | None, name: str | None,
+                          size_kib: int) -> str:
+        """Create a disk of ``size_kib`` KiB; return its volname."""
+        raise self._unsupported("allocating images")
+
+    async def free_image(self, volname: str) -> None:
+        raise self._unsupported("freeing images")
+
+    def path(self, volname: str, snap: str | None = None) -> str:
+        """Local path (file or device) of a volume, for QEMU and tools."""
+        raise self._unsupported("path")
+
+    async def volume_size_info(self, volname: str) -> tuple[int, str, int, str | None]:
+        """(virtual size, format, used bytes, parent) of a volume."""
+        raise self._unsupported("volume size info")
+
+    async def resize(self, volname: str, size_bytes: int) -> None:
+        raise self._unsupported("resize")
+
+    async def snapshot(self, volname: str, snap: str) -> None:
+        raise self._unsupported("snapshot")
+
+    async def rollback(self, volname: str, snap: str) -> None:
+        raise self._unsupported("snapshot rollback")
+
+    async def delete_snapshot(self, volname: str, snap: str) -> None:
+        raise self._unsupported("snapshot delete")
+
+    async def clone_image(self, volname: str, vmid: int, snap: str | None = None) -> str:
+        """Linked clone of a base volume for ``vmid``; return the new volname."""
+        raise self._unsupported("linked clone")
+
+    async def create_base(self, volname: str) -> str:
+        """Turn a disk into a read-only template base; return the new volname."""
+        raise self._unsupported("template creation")
+
+    async def copy_image(self, volname: str, vmid: int, fmt: str | None = None,
+                         snap: str | None = None) -> str:
+        """Full, independent copy of a volume for ``vmid``; return the new volname."""
+        raise self._unsupported("full clone")
+
+    def export_formats(self, volname: str, with_snapshots: bool = False) -> list[str]:
+        """Stream formats ``volume_export`` can produce for this volume."""
+        return []
+
+    async def volume_export(self, volname: str, fmt: str, dest: Path) -> None:
+        """Write ``volname`` as stream format ``fmt`` to ``dest`` (file or FIFO)."""
+        raise self._unsupported("volume export")
+
+    async def volume_import(self, vmid: int, name: str | None, fmt: str, src: Path) -> str:
+        """Create a volume for ``vmid`` from a ``fmt`` stream at ``src``; return volname."""
+        raise self._unsupported("volume import")
+
+    def upload_path(self, content: str, filename: str) -> Path:
+        """Where an uploaded file of ``content`` type named ``filename`` goes."""
+        raise self._unsupported("upload")
