@@ -92,8 +92,7 @@ class PathAcl:
     tokens: dict[str, RoleGrants] = field(default_factory=dict)
 
     def is_empty(self) -> bool:
-        return not any(grants for grants in (*self.users.values(), *self.groups.values(),
-                                             *self.tokens.values()))
+        return not any((*self.users.values(), *self.groups.values(), *self.tokens.values()))
 
 
 @dataclass
@@ -104,8 +103,6 @@ class UserCfg:
     acls: dict[str, PathAcl] = field(default_factory=dict)
     pools: dict[str, Pool] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
-
-    # -- lookups ------------------------------------------------------------------------
 
     def role_privs(self, role: str) -> frozenset[str] | None:
         if role in builtin.BUILTIN_ROLES:
@@ -139,20 +136,20 @@ class UserCfg:
         return self.user_enabled(full_tokenid.partition("!")[0], now)
 
     def acl(self, path: str) -> PathAcl:
+        """The entry for ``path``, created empty if missing (empty ones are not rendered)."""
         return self.acls.setdefault(path, PathAcl())
 
     # -- removals keep references consistent -------------------------------------------
 
     def delete_user(self, userid: str) -> None:
-        user = self.users.pop(userid, None)
+        for name in list(self.users.get(userid, User()).tokens):
+            self.delete_token(f"{userid}!{name}")
+        self.users.pop(userid, None)
         for group in self.groups.values():
             group.users.discard(userid)
         for entry in self.acls.values():
             entry.users.pop(userid, None)
-            if user is not None:
-                for name in user.tokens:
-                    entry.tokens.pop(f"{userid}!{name}", None)
-        self._prune_acls()
+        self.prune_acls()
 
     def delete_token(self, full_tokenid: str) -> None:
         userid, _, name = full_tokenid.partition("!")
@@ -160,13 +157,13 @@ class UserCfg:
             self.users[userid].tokens.pop(name, None)
         for entry in self.acls.values():
             entry.tokens.pop(full_tokenid, None)
-        self._prune_acls()
+        self.prune_acls()
 
     def delete_group(self, name: str) -> None:
         self.groups.pop(name, None)
         for entry in self.acls.values():
             entry.groups.pop(name, None)
-        self._prune_acls()
+        self.prune_acls()
 
     def delete_role(self, role: str) -> None:
         self.roles.pop(role, None)
@@ -174,13 +171,14 @@ class UserCfg:
             for subjects in (entry.users, entry.groups, entry.tokens):
                 for grants in subjects.values():
                     grants.pop(role, None)
-        self._prune_acls()
+        self.prune_acls()
 
     def delete_pool(self, poolid: str) -> None:
         self.pools.pop(poolid, None)
         self.acls.pop(f"/pool/{poolid}", None)
 
-    def _prune_acls(self) -> None:
+    def prune_acls(self) -> None:
+        """Drop subjects without roles and paths without subjects."""
         for entry in self.acls.values():
             for subjects in (entry.users, entry.groups, entry.tokens):
                 for sid in [sid for sid, grants in subjects.items() if not grants]:
@@ -193,14 +191,7 @@ class UserCfg:
 
 
 def _int(text: str) -> int:
-    try:
-        return int(text) if text else 0
-    except ValueError:
-        return 0
-
-
-def _flag(text: str) -> bool:
-    return _int(text) != 0
+    return int(text) if text.isdigit() else 0
 
 
 def _valid(check: formats.FormatFn, value: str) -> bool:
@@ -238,7 +229,7 @@ def parse_user_cfg(text: str) -> UserCfg:
         _parse_pool(cfg, f)
     for f in records.get("acl", []):
         _parse_acl(cfg, f)
-    cfg._prune_acls()
+    cfg.prune_acls()
     return cfg
 
 
@@ -248,7 +239,7 @@ def _parse_user(cfg: UserCfg, f: list[str]) -> None:
         cfg.warnings.append(f"invalid user id '{userid}'")
         return
     cfg.users[userid] = User(
-        enable=_flag(f[1]), expire=_int(f[2]), firstname=decode_text(f[3]),
+        enable=_int(f[1]) > 0, expire=_int(f[2]), firstname=decode_text(f[3]),
         lastname=decode_text(f[4]), email=decode_text(f[5]), comment=decode_text(f[6]),
         keys=decode_text(f[7]),
     )
@@ -260,7 +251,7 @@ def _parse_token(cfg: UserCfg, f: list[str]) -> None:
     if not _valid(formats.full_tokenid, full) or userid not in cfg.users:
         cfg.warnings.append(f"ignoring token '{full}': invalid id or unknown user")
         return
-    token = Token(expire=_int(f[1]), privsep=_flag(f[2]), comment=decode_text(f[3]))
+    token = Token(expire=_int(f[1]), privsep=_int(f[2]) > 0, comment=decode_text(f[3]))
     cfg.users[userid].tokens[name] = token
 
 
@@ -310,7 +301,7 @@ def _parse_pool(cfg: UserCfg, f: list[str]) -> None:
 
 
 def _parse_acl(cfg: UserCfg, f: list[str]) -> None:
-    propagate, path = _flag(f[0]), normalize_path(f[1])
+    propagate, path = _int(f[0]) > 0, normalize_path(f[1])
     if path is None:
         cfg.warnings.append(f"ignoring ACL with invalid path '{f[1]}'")
         return
@@ -347,17 +338,15 @@ def render_user_cfg(cfg: UserCfg) -> str:
                 f"token:{userid}!{name}:{t.expire}:{int(t.privsep)}:{encode_text(t.comment)}:"
             )
     out.append("")
-    for name in sorted(cfg.groups):
-        g = cfg.groups[name]
+    for name, g in sorted(cfg.groups.items()):
         out.append(f"group:{name}:{','.join(sorted(g.users))}:{encode_text(g.comment)}:")
     out.append("")
-    for poolid in sorted(cfg.pools):
-        p = cfg.pools[poolid]
+    for poolid, p in sorted(cfg.pools.items()):
         vms = ",".join(str(v) for v in sorted(p.vms))
         out.append(f"pool:{poolid}:{encode_text(p.comment)}:{vms}:{','.join(sorted(p.storage))}:")
     out.append("")
-    for name in sorted(cfg.roles):
-        out.append(f"role:{name}:{','.join(sorted(cfg.roles[name]))}:")
+    for name, privs in sorted(cfg.roles.items()):
+        out.append(f"role:{name}:{','.join(sorted(privs))}:")
     out.append("")
     for path in sorted(cfg.acls):
         out.extend(_render_acl(path, cfg.acls[path]))

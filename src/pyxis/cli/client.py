@@ -72,7 +72,7 @@ class LocalClient:
 
     def call(self, http_method: str, path: str, params: dict[str, Any] | None = None) -> Any:
         params = {k: v for k, v in (params or {}).items() if v is not None}
-        url = "/api2/json" + "/".join(quote(seg, safe="@!:=") for seg in path.split("/"))
+        url = "/api2/json" + quote(path, safe="/@!:=,%")
         body = None
         headers = {}
         if http_method in ("GET", "DELETE"):

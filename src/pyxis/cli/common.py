@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from urllib.parse import quote
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -153,9 +154,11 @@ def run_table(prog: str, table: dict[str, Cmd], argv: list[str]) -> int:
     if not rest or rest[0] in ("help", "-h", "--help"):
         print(f"usage: {prog} <command> [ARGS] [OPTIONS]\n\ncommands:\n  " + "\n  ".join(names))
         return 0 if rest else 2
-    key = rest[0]
-    if len(rest) > 1 and f"{rest[0]} {rest[1]}" in table:
-        key = f"{rest[0]} {rest[1]}"
+    key, used = rest[0], 1
+    for n in (3, 2):
+        if len(rest) >= n and " ".join(rest[:n]) in table:
+            key, used = " ".join(rest[:n]), n
+            break
     cmd = table.get(key)
     if cmd is None:
         print(f"{prog}: unknown command '{rest[0]}'; try '{prog} help'", file=sys.stderr)
@@ -163,7 +166,7 @@ def run_table(prog: str, table: dict[str, Cmd], argv: list[str]) -> int:
     if fmt not in OUTPUT_FORMATS:
         print(f"{prog}: unknown output format '{fmt}'", file=sys.stderr)
         return 2
-    args = rest[len(key.split()) :]
+    args = rest[used:]
     client = LocalClient(root)
     try:
         m = find_method(cmd.http, _template_probe(cmd.path))
@@ -185,7 +188,7 @@ def run_table(prog: str, table: dict[str, Cmd], argv: list[str]) -> int:
         for name in list(params):
             token = "{" + name + "}"
             if token in path:
-                path = path.replace(token, str(params.pop(name)))
+                path = path.replace(token, quote(str(params.pop(name)), safe="@!:=,"))
         data = client.call(cmd.http, path, params)
         if cmd.output:
             cmd.output(data, fmt)

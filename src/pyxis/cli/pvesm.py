@@ -58,8 +58,8 @@ def _quiet_task(data: Any, fmt: str) -> None:
 
 
 TABLE: dict[str, Cmd] = {
-    "add": Cmd("POST", "/storage", ["type", "storage"]),
-    "set": Cmd("PUT", "/storage/{storage}", ["storage"]),
+    "add": Cmd("POST", "/storage", ["type", "storage"], output=_quiet_task),
+    "set": Cmd("PUT", "/storage/{storage}", ["storage"], output=_quiet_task),
     "remove": Cmd("DELETE", "/storage/{storage}", ["storage"]),
     "status": Cmd("GET", "/nodes/{node}/storage", [], output=_status),
     "list": Cmd("GET", "/nodes/{node}/storage/{storage}/content", ["storage"], output=_list),

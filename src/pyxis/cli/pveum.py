@@ -45,19 +45,7 @@ TABLE.update({"useradd": TABLE["user add"], "userdel": TABLE["user delete"],
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    # three-word commands ("user token add") are looked up before two-word ones
-    if len(args) >= 3 and f"{args[0]} {args[1]} {args[2]}" in TABLE:
-        args = [f"{args[0]} {args[1]} {args[2]}", *args[3:]]
-    return run_table("pveum", TABLE, _join_two(args))
-
-
-def _join_two(args: list[str]) -> list[str]:
-    if args and " " in args[0]:
-        return args
-    if len(args) >= 2 and f"{args[0]} {args[1]}" in TABLE:
-        return [f"{args[0]} {args[1]}", *args[2:]]
-    return args
+    return run_table("pveum", TABLE, list(sys.argv[1:] if argv is None else argv))
 
 
 if __name__ == "__main__":

@@ -43,9 +43,9 @@ def check_scalar(sub: dict[str, Any], value: Any, *, lenient_bool: bool = False)
         choices = ", ".join(str(x) for x in sub["enum"])
         raise ValueError(f"value '{value}' does not have a value in the enumeration '{choices}'")
     if typ in ("integer", "number"):
-        if "minimum" in sub and value < sub["minimum"]:
+        if "minimum" in sub and value < float(sub["minimum"]):
             raise ValueError(f"value must have a minimum value of {sub['minimum']}")
-        if "maximum" in sub and value > sub["maximum"]:
+        if "maximum" in sub and value > float(sub["maximum"]):
             raise ValueError(f"value must have a maximum value of {sub['maximum']}")
     if typ == "string":
         if "\0" in value:

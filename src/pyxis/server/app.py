@@ -16,6 +16,7 @@ from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import unquote
 
+import pyxis.api.all  # noqa: F401 - registers every API method
 from pyxis.api.context import Call, Download, Listing
 from pyxis.errors import AuthError, NotImplementedErr, PermissionDenied, PyxisError
 from pyxis.schema.registry import REGISTRY, Method
@@ -46,8 +47,6 @@ class ApiApp:
         path: str = scope["path"]
         if path.startswith("/api2/"):
             await self._api(scope, receive, send)
-        elif path == "/api2/openapi.json" or path == "/openapi.json":
-            await self._api(scope, receive, send)
         else:
             from pyxis.server.static import serve_static
 
@@ -57,7 +56,8 @@ class ApiApp:
         fmt = "json"
         status, body, headers = 200, b"", []
         try:
-            rest = scope["path"][len("/api2/") :]
+            raw = scope.get("raw_path") or scope["path"].encode()
+            rest = raw.decode("latin-1").split("?", 1)[0][len("/api2/") :]
             if rest == "openapi.json":
                 from pyxis.schema.openapi import openapi_document
 
@@ -89,6 +89,7 @@ class ApiApp:
             http = "GET"
         hdrs = _headers(scope)
         m, pathparams = REGISTRY.route(http, apipath)
+        pathparams = {k: unquote(v) for k, v in pathparams.items()}
         authid, via = self._authenticate(m, hdrs)
         if via == "ticket" and http != "GET" and not m.upload:
             token = hdrs.get("csrfpreventiontoken", "")

@@ -26,13 +26,14 @@ FLAG_KEYS = frozenset({"disable"})
 LOCAL_CONTENT = {"iso", "vztmpl", "backup", "images", "rootdir", "snippets", "import"}
 
 
-def parse_storage_cfg(text: str, *, strict: bool = True) -> SectionConfig:
+def parse_storage_cfg(text: str, *, strict: bool = True,
+                      warnings: list[str] | None = None) -> SectionConfig:
     """Parse and type storage.cfg.
 
-    With ``strict`` any invalid section raises ValueError; otherwise invalid keys and
-    sections are dropped (as upstream does, so one bad line does not take every
-    storage down) and the problems are returned in the error list of ``ValueError``
-    only when nothing could be read.
+    With ``strict`` an invalid section raises ValueError.  Otherwise invalid keys
+    are dropped and sections with a bad id or unknown type skipped, as upstream does
+    so that one bad line does not take every storage down; each problem is appended
+    to ``warnings``.  Syntax errors always raise (``sectioncfg.parse``).
     """
     raw = sectioncfg.parse(text)
     cfg = SectionConfig(digest=raw.digest)
@@ -40,9 +41,11 @@ def parse_storage_cfg(text: str, *, strict: bool = True) -> SectionConfig:
         try:
             cfg.add(sid, _typed_section(sid, data))
         except ParamError as err:
+            detail = "; ".join(f"{k}: {v}" for k, v in sorted(err.errors.items()))
             if strict:
-                detail = "; ".join(f"{k}: {v}" for k, v in sorted(err.errors.items()))
                 raise ValueError(f"storage '{sid}': {detail}") from err
+            if warnings is not None:
+                warnings.append(f"storage '{sid}': {detail}")
             if err.errors.keys() & {"storage", "type"}:
                 continue
             cleaned = {k: v for k, v in data.items() if k not in err.errors}
@@ -137,6 +140,8 @@ def update_storage(cfg: SectionConfig, storeid: str, params: dict[str, Any]) -> 
     if section is None:
         raise NotFound(f"storage '{storeid}' does not exist", status=500)
     cls = plugin_class(str(section["type"]))
+    if "type" in params:
+        raise ParamError.one("type", "can't change value of fixed parameter 'type'")
     changes = {k: v for k, v in params.items() if k not in ("storage", "digest", "delete")}
     opts = cls.check_config(changes, create=False)
     delete = params.get("delete") or []

@@ -15,12 +15,20 @@ the ``/storage`` API schemas.
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import re
+import stat
+import struct
 from pathlib import Path
+from types import TracebackType
 from typing import Any, ClassVar
 
 from pyxis.errors import ParamError, PyxisError
 from pyxis.paths import Paths
 from pyxis.schema.scalars import check_scalar
+from pyxis.util.run import run
 
 Schema = dict[str, Any]
 
@@ -31,7 +39,10 @@ BASE_PROPERTIES: dict[str, Schema] = {
     "disable": {"type": "boolean", "optional": 1},
     "shared": {"type": "boolean", "optional": 1},
     "prune-backups": {"type": "string", "format": "prune-backups", "optional": 1},
-    "max-protected-backups": {"type": "integer", "minimum": -1, "optional": 1},
+    "max-protected-backups": {
+        "type": "integer", "minimum": -1, "optional": 1,
+        "default": "Unlimited for users with Datastore.Allocate privilege, 5 for other users",
+    },
     "format": {"type": "string", "enum": ["raw", "qcow2", "subvol", "vmdk"], "optional": 1},
     "preallocation": {"type": "string", "enum": ["off", "metadata", "falloc", "full"],
                       "default": "metadata", "optional": 1},
@@ -46,6 +57,11 @@ BASE_PROPERTIES: dict[str, Schema] = {
 
 # Keys whose values are lists that upstream keeps as sets (``content``, ``nodes``).
 SET_KEYS = ("content", "nodes")
+
+
+# ``<fmt>+size`` streams (migration, replication) start with the data size, 8 bytes LE.
+SIZE_HEADER = struct.Struct("<Q")
+DD_BYTES_RE = re.compile(r"^(\d+) bytes", re.MULTILINE)
 
 
 def not_supported(what: str, stype: str) -> PyxisError:
@@ -151,6 +167,17 @@ class StoragePlugin:
     def default_format(self) -> str:
         return str(self.scfg.get("format") or self.formats[1])
 
+    def preallocation(self, fmt: str) -> str | None:
+        """qemu-img ``preallocation`` for a new ``fmt`` image (None: leave it sparse)."""
+        mode = self.scfg.get("preallocation")
+        if fmt == "qcow2":
+            return str(mode or "metadata")
+        if fmt == "raw":
+            # raw has no metadata to preallocate; upstream maps it to off as well
+            mode = "off" if mode in (None, "metadata") else mode
+            return None if mode == "off" else str(mode)
+        return None
+
     def _unsupported(self, what: str) -> PyxisError:
         return not_supported(what, self.type)
 
@@ -230,3 +257,86 @@ class StoragePlugin:
     def upload_path(self, content: str, filename: str) -> Path:
         """Where an uploaded file of ``content`` type named ``filename`` goes."""
         raise self._unsupported("upload")
+
+
+# -- image files -------------------------------------------------------------------
+
+
+async def qemu_img_info(path: Path, fmt: str) -> dict[str, Any]:
+    """``qemu-img info`` of an image file or device.
+
+    The format is always given: letting qemu-img probe would let a guest that wrote
+    a qcow2 header into its raw disk point us at any host file.
+    """
+    res = await run(["qemu-img", "info", "--output=json", "-U", "-f", fmt, str(path)])
+    data: dict[str, Any] = json.loads(res.stdout)
+    return data
+
+
+async def check_image_safe(path: Path, fmt: str) -> None:
+    """Refuse images (uploads, imports) that reference other files: a backing file
+    or a vmdk extent elsewhere would let a guest read the host's files."""
+    info = await qemu_img_info(path, fmt)
+    if info.get("backing-filename"):
+        raise PyxisError(f"image '{path.name}' has a backing file - refusing it")
+    extents = info.get("format-specific", {}).get("data", {}).get("extents", [])
+    if any(os.path.realpath(e.get("filename", "")) != os.path.realpath(path)
+           for e in extents):
+        raise PyxisError(f"image '{path.name}' references external extents - refusing it")
+
+
+# -- ``+size`` streams for plugins whose volumes have a local path -------------------
+# The bytes are moved by dd, never by a Python loop; streams are paths (a file or a
+# FIFO) because the command runner does not hand file descriptors to children.
+
+
+async def send_sized(path: Path, dest: Path, size: int) -> None:
+    """Write the size header and then the contents of ``path`` to ``dest``."""
+    # Opening a FIFO blocks until the reader comes; keep the event loop free meanwhile.
+    fd = await asyncio.to_thread(os.open, dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, SIZE_HEADER.pack(size))
+        # Our fd stays open so a FIFO reader never sees EOF between header and data.
+        await run(["dd", f"if={path}", f"of={dest}", "bs=4M", "oflag=append",
+                   "conv=notrunc", "status=none"], timeout=None)
+    finally:
+        os.close(fd)
+
+
+class SizedStream:
+    """Reading side of a ``+size`` stream: ``size`` is known once entered."""
+
+    def __init__(self, src: Path) -> None:
+        self.src = src
+        self.size = 0
+        self._fd = -1
+
+    async def __aenter__(self) -> SizedStream:
+        self._fd = await asyncio.to_thread(os.open, self.src, os.O_RDONLY)
+        header = b""
+        while len(header) < SIZE_HEADER.size:
+            chunk = await asyncio.to_thread(os.read, self._fd, SIZE_HEADER.size - len(header))
+            if not chunk:
+                os.close(self._fd)
+                raise PyxisError("import stream ended before its size header")
+            header += chunk
+        (self.size,) = SIZE_HEADER.unpack(header)
+        return self
+
+    async def __aexit__(self, typ: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        os.close(self._fd)
+
+    async def copy_to(self, target: Path) -> None:
+        """Copy the data (sparse) into ``target`` and give it exactly ``size`` bytes."""
+        # A FIFO's header is consumed already; a regular file is re-read from offset 0.
+        fifo = stat.S_ISFIFO(os.fstat(self._fd).st_mode)
+        skip = [] if fifo else ["iflag=skip_bytes", "skip=8"]
+        # LC_ALL=C: the byte count below is parsed from dd's (translated) summary.
+        res = await run(["env", "LC_ALL=C", "dd", f"if={self.src}", f"of={target}", "bs=4M", *skip,
+                         "conv=sparse,notrunc"], timeout=None)
+        # Sparse writes leave the file short of trailing zeros, so count what dd read.
+        m = DD_BYTES_RE.search(res.stderr)
+        if m is None or int(m.group(1)) != self.size:
+            raise PyxisError("import stream length does not match its size header")
+        os.truncate(target, self.size)

@@ -12,7 +12,9 @@ linked clones, iso, vztmpl, backup, snippets, import, rootdir) and returns a
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
+from typing import Any
 
 from pyxis.errors import ParamError
 from pyxis.schema.formats import STORAGE_ID_RE
@@ -42,6 +44,14 @@ OVA_MEMBER_RE = re.compile(
 )
 IMPORT_RE = re.compile(rf"^import/(?P<name>{_NAME}\.(?P<fmt>ova|ovf|qcow2|raw|vmdk))$")
 ROOTDIR_RE = re.compile(rf"^rootdir/(?P<vmid>{_VMID})$")
+UPLOAD_EXT = {"iso": (".iso", ".img"), "vztmpl": (".tar.gz", ".tar.xz", ".tar.zst"),
+              "import": (".ova", ".ovf", ".qcow2", ".raw", ".vmdk")}
+# Uploaded names are stricter than what we list: no spaces, nothing shell-unfriendly.
+UPLOAD_NAME_RE = re.compile(r"^[A-Za-z0-9_\-][A-Za-z0-9_.\-]*$")
+BACKUP_EXT_RE = re.compile(r"\.(tgz|(?:tar|vma)(?:\.(?:gz|lzo|zst))?)$")
+BACKUP_TIME_RE = re.compile(r"-(\d{4}_\d{2}_\d{2}-\d{2}_\d{2}_\d{2})\.")
+BACKUP_VMID_RE = re.compile(r"-([1-9][0-9]{2,8})-[^/]+$")
+BACKUP_TYPE_RE = re.compile(r"^vzdump-(qemu|lxc|openvz)-")
 DISK_NAME_RE = re.compile(r"^(?:vm|base|subvol|basevol)-(?P<vmid>\d+)-disk-(?P<n>\d+)(?:\.\w+)?$")
 
 
@@ -155,3 +165,44 @@ def free_disk_name(vmid: int, used: set[str], fmt: str | None, prefix: str = "vm
             name = f"{prefix}-{vmid}-disk-{n}"
             return f"{name}.{fmt}" if fmt else name
     raise ParamError.one("vmid", f"unable to allocate an image name for VM {vmid}")
+
+
+def check_upload_name(content: str, filename: str, param: str = "filename") -> str:
+    """An upload's file name: safe characters and the extension of its content type."""
+    exts = UPLOAD_EXT.get(content)
+    if exts is None:
+        raise _bad("content", f"upload of content type '{content}' not allowed")
+    if not UPLOAD_NAME_RE.match(filename) or len(filename) > 255:
+        raise _bad(param, f"invalid file name '{filename}'")
+    if not filename.lower().endswith(exts):
+        raise _bad(param, f"wrong file extension for '{content}' "
+                   f"(expected one of {', '.join(exts)})")
+    return filename
+
+
+def list_format(vol: Volume) -> str:
+    """The ``format`` a content listing shows (iso, tzst, vma.zst, snippet ...)."""
+    if vol.vtype == "iso":
+        return "iso"
+    if vol.vtype == "vztmpl":
+        return "t" + vol.name.rsplit(".", 1)[1]
+    if vol.vtype == "backup":
+        m = BACKUP_EXT_RE.search(vol.name)
+        return m.group(1) if m else "raw"
+    if vol.vtype == "snippets":
+        return "snippet"
+    return vol.format or "raw"
+
+
+def backup_facts(name: str) -> dict[str, Any]:
+    """Owner vmid, guest type and creation time encoded in a backup archive name."""
+    facts: dict[str, Any] = {}
+    typ = BACKUP_TYPE_RE.match(name)
+    facts["subtype"] = typ.group(1) if typ else "unknown"
+    owner = BACKUP_VMID_RE.search(BACKUP_EXT_RE.sub("", name) + "-x")
+    if owner:
+        facts["vmid"] = int(owner.group(1))
+    if (t := BACKUP_TIME_RE.search(name)) is not None:
+        # vzdump names carry local time, as upstream reads them.
+        facts["ctime"] = int(time.mktime(time.strptime(t.group(1), "%Y_%m_%d-%H_%M_%S")))
+    return facts

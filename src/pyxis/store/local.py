@@ -1,12 +1,11 @@
 """Local-mode config store: the whole tree in memory, every mutation one SQLite transaction.
 
-``LocalStore`` is the single-node implementation of ``ConfigStore``.  At open it loads
-the entire tree (and the lock table) from one SQLite file into dicts; reads never touch
-the database.  A mutation validates against the cache, runs exactly one transaction in
-WAL mode with ``synchronous=FULL`` (so an acknowledged write survives SIGKILL and power
-loss), and only then updates the cache, bumps the global version (the mutated entry gets
-the new global version, as pmxcfs does) and publishes a ``Change`` to every watcher.
-The database is opened in exclusive locking mode: the cache is only correct while this
+``LocalStore`` loads the entire tree (and the lock table) from one SQLite file into
+dicts at open; reads never touch the database.  A mutation validates against the cache,
+runs exactly one transaction in WAL mode with ``synchronous=FULL`` (an acknowledged write
+survives SIGKILL and power loss), then updates the cache, bumps the global version (the
+entry gets the new global version, as in pmxcfs) and publishes a ``Change`` to watchers.
+The file is opened in exclusive locking mode: the cache is only correct while this
 process is the sole writer, so a second opener is refused rather than silently diverging.
 """
 
@@ -15,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import os
 import sqlite3
 import time
 import weakref
@@ -61,7 +61,21 @@ _LOCK_PUT = (
 )
 _LOCK_DEL = "DELETE FROM locks WHERE name = ?"
 
-Stmt = tuple[str, tuple[object, ...]]
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _dirs_add(dirs: dict[str, dict[str, int]], path: str) -> None:
+    parent = ""
+    for name in path.split("/"):
+        kids = dirs.setdefault(parent, {})
+        kids[name] = kids.get(name, 0) + 1
+        parent = f"{parent}/{name}" if parent else name
 
 
 class _Watcher(AsyncIterator[Change]):
@@ -74,9 +88,6 @@ class _Watcher(AsyncIterator[Change]):
         self.overflowed = False
         self.closed = False
         self._store = store
-
-    def __aiter__(self) -> _Watcher:
-        return self
 
     async def __anext__(self) -> Change:
         if self.queue.empty():
@@ -92,6 +103,8 @@ class _Watcher(AsyncIterator[Change]):
     async def aclose(self) -> None:
         self._store._watchers.discard(self)
         self.closed = True
+        with contextlib.suppress(asyncio.QueueFull):
+            self.queue.put_nowait(None)  # wakes a consumer blocked on an empty queue
 
 
 class LocalStore(ConfigStore):
@@ -114,7 +127,7 @@ class LocalStore(ConfigStore):
         """Open (creating if needed) the store at ``db_path`` and load it into memory."""
         db_path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            conn = sqlite3.connect(db_path, isolation_level=None, timeout=2.0,
+            conn = sqlite3.connect(db_path, isolation_level=None, timeout=0.5,
                                    check_same_thread=False)
         except sqlite3.Error as err:
             raise StoreError(f"cannot open config store '{db_path}': {err}") from err
@@ -126,11 +139,13 @@ class LocalStore(ConfigStore):
                 raise StoreError(f"config store '{db_path}': cannot enable WAL (got {mode})")
             conn.execute("PRAGMA synchronous=FULL")
             conn.executescript(_SCHEMA)
+            _fsync_dir(db_path.parent)  # the new file's directory entry must be durable too
             store = cls(conn, node, db_path)
             store._load()
-        except sqlite3.OperationalError as err:
+        except sqlite3.Error as err:
             conn.close()
-            raise StoreError(f"cannot open config store '{db_path}' (in use?): {err}") from err
+            hint = " (in use by another process?)" if "locked" in str(err) else ""
+            raise StoreError(f"cannot open config store '{db_path}'{hint}: {err}") from err
         except BaseException:
             conn.close()
             raise
@@ -138,9 +153,8 @@ class LocalStore(ConfigStore):
 
     def _load(self) -> None:
         conn = self._db()
-        for path, data, version, mtime, writer in conn.execute(
-            "SELECT path, data, version, mtime, writer FROM entries"
-        ):
+        rows = conn.execute("SELECT path, data, version, mtime, writer FROM entries")
+        for path, data, version, mtime, writer in rows:
             self._cache[path] = Entry(path, bytes(data), version, mtime, writer)
             self._index_add(path)
             self._total += len(data)
@@ -160,8 +174,7 @@ class LocalStore(ConfigStore):
         return sorted(self._dirs.get(path, {}))
 
     def walk(self, prefix: str = "") -> list[Entry]:
-        keys = self._keys
-        out = []
+        keys, out = self._keys, []
         for i in range(bisect.bisect_left(keys, prefix), len(keys)):
             if not keys[i].startswith(prefix):
                 break
@@ -181,20 +194,12 @@ class LocalStore(ConfigStore):
         return len(self._watchers)
 
     def lock_holder(self, name: str) -> str | None:
-        """The holder of an unexpired lock ``name``, else None."""
         cur = self._locks.get(name)
         return cur[0] if cur and cur[1] > time.time() else None
 
     # --- mutations -------------------------------------------------------------
-    async def write(
-        self,
-        path: str,
-        data: bytes,
-        *,
-        expect_digest: str | None = None,
-        expect_version: int | None = None,
-        writer: str = "",
-    ) -> Entry:
+    async def write(self, path: str, data: bytes, *, expect_digest: str | None = None,
+                    expect_version: int | None = None, writer: str = "") -> Entry:
         # A missing file compares as empty content / version 0: upstream parsers report
         # sha1("") as the digest of an absent config, so that digest may create it.
         check_path(path)
@@ -219,7 +224,7 @@ class LocalStore(ConfigStore):
         if expect_digest is not None and expect_digest != digest(old.data):
             raise Conflict(MODIFIED)
         version = self._version + 1
-        self._txn((_DELETE, (path,)), (_SET_VERSION, (version,)))
+        self._txn((_DELETE, (path,)), version=version)
         self._version = version
         del self._cache[path]
         self._total -= len(old.data)
@@ -237,7 +242,7 @@ class LocalStore(ConfigStore):
         self._check_place(dst)
         version = self._version + 1
         mtime = int(time.time())
-        self._txn((_RENAME, (dst, version, mtime, src)), (_SET_VERSION, (version,)))
+        self._txn((_RENAME, (dst, version, mtime, src)), version=version)
         self._version = version
         entry = Entry(dst, old.data, version, mtime, old.writer)
         del self._cache[src]
@@ -275,10 +280,7 @@ class LocalStore(ConfigStore):
 
     async def close(self) -> None:
         for w in list(self._watchers):
-            w.closed = True
-            with contextlib.suppress(asyncio.QueueFull):
-                w.queue.put_nowait(None)  # wakes a consumer blocked on an empty queue
-        self._watchers.clear()
+            await w.aclose()
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -289,12 +291,15 @@ class LocalStore(ConfigStore):
             raise StoreError("config store is closed")
         return self._conn
 
-    def _txn(self, *stmts: Stmt) -> None:
+    def _txn(self, *stmts: tuple[str, tuple[object, ...]], version: int | None = None) -> None:
+        """Run ``stmts`` (and store the new global ``version``) as one transaction."""
         conn = self._db()
         try:
             conn.execute("BEGIN")
             for sql, args in stmts:
                 conn.execute(sql, args)
+            if version is not None:
+                conn.execute(_SET_VERSION, (version,))
             conn.execute("COMMIT")
         except sqlite3.Error as err:
             if conn.in_transaction:
@@ -318,10 +323,7 @@ class LocalStore(ConfigStore):
             self._check_place(path)
         version = self._version + 1
         entry = Entry(path, bytes(data), version, int(time.time()), writer)
-        self._txn(
-            (_UPSERT, (path, entry.data, version, entry.mtime, writer)),
-            (_SET_VERSION, (version,)),
-        )
+        self._txn((_UPSERT, (path, entry.data, version, entry.mtime, writer)), version=version)
         self._version = version
         self._cache[path] = entry
         self._total = total
@@ -343,15 +345,7 @@ class LocalStore(ConfigStore):
             bisect.insort(self._keys, path)
         else:
             self._keys.append(path)
-        self._dirs_add(self._dirs, path)
-
-    @staticmethod
-    def _dirs_add(dirs: dict[str, dict[str, int]], path: str) -> None:
-        parent = ""
-        for name in path.split("/"):
-            kids = dirs.setdefault(parent, {})
-            kids[name] = kids.get(name, 0) + 1
-            parent = f"{parent}/{name}" if parent else name
+        _dirs_add(self._dirs, path)
 
     def _index_remove(self, path: str) -> None:
         del self._keys[bisect.bisect_left(self._keys, path)]
@@ -378,37 +372,29 @@ class LocalStore(ConfigStore):
         """Check the SQLite file, that cache and indexes equal the database, and that
         versions are consistent (distinct, positive, not above the global version)."""
         conn = self._db()
-        problems: list[str] = []
-        result = [r[0] for r in conn.execute("PRAGMA integrity_check")]
-        if result != ["ok"]:
-            problems.append("sqlite: " + "; ".join(map(str, result[:5])))
+        sqlite = [str(r[0]) for r in conn.execute("PRAGMA integrity_check")]
         sql = "SELECT path, data, version, mtime, writer FROM entries"
         rows = {p: Entry(p, bytes(d), v, m, w) for p, d, v, m, w in conn.execute(sql)}
-        if rows != self._cache:
-            diff = sorted(set(rows) ^ set(self._cache)) or sorted(
-                p for p in rows if rows[p] != self._cache[p]
-            )
-            problems.append(f"cache differs from database at {diff[:5]}")
+        cache = self._cache
+        differ = sorted(p for p in set(rows) | set(cache) if rows.get(p) != cache.get(p))
         db_version = conn.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0]
-        if db_version != self._version:
-            problems.append(f"global version {self._version} != stored {db_version}")
         versions = [e.version for e in rows.values()]
-        if len(set(versions)) != len(versions):
-            problems.append("duplicate entry versions")
-        if versions and (min(versions) < 1 or max(versions) > db_version):
-            problems.append(f"entry versions outside 1..{db_version}")
-        if self._total != sum(len(e.data) for e in self._cache.values()):
-            problems.append("total size counter is wrong")
-        if self._keys != sorted(self._cache):
-            problems.append("sorted path index is wrong")
         dirs: dict[str, dict[str, int]] = {}
         for path in self._cache:
-            self._dirs_add(dirs, path)
-        if dirs != self._dirs:
-            problems.append("directory index is wrong")
+            _dirs_add(dirs, path)
         locks = {n: (h, x) for n, h, x in conn.execute("SELECT name, holder, expires FROM locks")}
-        if locks != self._locks:
-            problems.append("lock cache differs from database")
+        checks = [
+            (sqlite == ["ok"], "sqlite: " + "; ".join(sqlite[:5])),
+            (not differ, f"cache differs from database at {differ[:5]}"),
+            (db_version == self._version, f"global version {self._version} != stored {db_version}"),
+            (len(set(versions)) == len(versions), "duplicate entry versions"),
+            (all(0 < v <= db_version for v in versions), f"entry versions outside 1..{db_version}"),
+            (self._total == sum(len(e.data) for e in rows.values()), "total size counter is wrong"),
+            (self._keys == sorted(self._cache), "sorted path index is wrong"),
+            (dirs == self._dirs, "directory index is wrong"),
+            (locks == self._locks, "lock cache differs from database"),
+        ]
+        problems = [msg for ok, msg in checks if not ok]
         if problems:
             raise StoreError(f"config store '{self.db_path}' integrity check failed: "
                              + "; ".join(problems))

@@ -1,0 +1,1 @@
+"""Storage: the plugin contract, the registry of types, storage.cfg and volume ids."""

@@ -1,0 +1,1 @@
+"""Storage type implementations, one module per type."""
