@@ -83,13 +83,21 @@ async def api(svc: Services) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def make_user(root_api: httpx.AsyncClient, userid: str, password: str,
-                    role: str | None = None, path: str = "/") -> None:
-    r = await root_api.post("/api2/json/access/users", data={"userid": userid, "password": password})
+async def make_user(
+    root_api: httpx.AsyncClient,
+    userid: str,
+    password: str,
+    role: str | None = None,
+    path: str = "/",
+) -> None:
+    r = await root_api.post(
+        "/api2/json/access/users", data={"userid": userid, "password": password}
+    )
     assert r.status_code == 200, r.text
     if role:
-        r = await root_api.put("/api2/json/access/acl",
-                               data={"path": path, "users": userid, "roles": role})
+        r = await root_api.put(
+            "/api2/json/access/acl", data={"path": path, "users": userid, "roles": role}
+        )
         assert r.status_code == 200, r.text
 
 

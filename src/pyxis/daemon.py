@@ -18,6 +18,7 @@ import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -39,13 +40,23 @@ class _Server(uvicorn.Server):
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="pyxisd", description="Pyxis node daemon")
-    ap.add_argument("--root", default=os.environ.get("PYXIS_ROOT", "/"),
-                    help="prefix for every path the daemon owns (default /)")
-    ap.add_argument("--node", default=socket.gethostname().split(".")[0],
-                    help="node name (default: short hostname)")
+    ap.add_argument(
+        "--root",
+        default=os.environ.get("PYXIS_ROOT", "/"),
+        help="prefix for every path the daemon owns (default /)",
+    )
+    ap.add_argument(
+        "--node",
+        default=socket.gethostname().split(".")[0],
+        help="node name (default: short hostname)",
+    )
     ap.add_argument("--listen", default="0.0.0.0:8006", help="HTTPS address:port")
-    ap.add_argument("--auth-fail-delay", type=float, default=3.0,
-                    help="seconds to delay a failed authentication (default 3)")
+    ap.add_argument(
+        "--auth-fail-delay",
+        type=float,
+        default=3.0,
+        help="seconds to delay a failed authentication (default 3)",
+    )
     ap.add_argument("--log-level", default="info")
     return ap.parse_args(argv)
 
@@ -65,14 +76,27 @@ async def serve(args: argparse.Namespace) -> None:
     host, port = _split_listen(args.listen)
     certfile, keyfile = await svc.tls_files()
     install_reason_phrases()
-    common = dict(http="httptools", lifespan="off", log_level="warning", access_log=False,
-                  server_header=False, date_header=True)
-    tcp = _Server(uvicorn.Config(ApiApp(svc), host=host, port=port, ssl_certfile=str(certfile),
-                                 ssl_keyfile=str(keyfile), **common))  # type: ignore[arg-type]
+    common: dict[str, Any] = dict(
+        http="httptools",
+        lifespan="off",
+        log_level="warning",
+        access_log=False,
+        server_header=False,
+        date_header=True,
+    )
+    tcp = _Server(
+        uvicorn.Config(
+            ApiApp(svc),
+            host=host,
+            port=port,
+            ssl_certfile=str(certfile),
+            ssl_keyfile=str(keyfile),
+            **common,
+        )
+    )  # type: ignore[arg-type]
     if paths.socket.exists():
         paths.socket.unlink()
-    local = _Server(uvicorn.Config(ApiApp(svc, local=True), uds=str(paths.socket),
-                                   **common))  # type: ignore[arg-type]
+    local = _Server(uvicorn.Config(ApiApp(svc, local=True), uds=str(paths.socket), **common))  # type: ignore[arg-type]
     servers = [tcp, local]
 
     def stop(*_: object) -> None:
@@ -90,11 +114,16 @@ async def serve(args: argparse.Namespace) -> None:
             await asyncio.sleep(0.02)
         os.chmod(paths.socket, 0o600)
         shown = host if host not in ("0.0.0.0", "::") else socket.gethostname()
-        print(f"pyxisd: node '{args.node}' serving https://{shown}:{port}/ "
-              f"(root {paths.root})", flush=True)
-        print("pyxisd: log in as root@pam with the host's root password, or create a user: "
-              "pveum user add admin@pve && pveum passwd admin@pve && "
-              "pveum acl modify / --users admin@pve --roles Administrator", flush=True)
+        print(
+            f"pyxisd: node '{args.node}' serving https://{shown}:{port}/ (root {paths.root})",
+            flush=True,
+        )
+        print(
+            "pyxisd: log in as root@pam with the host's root password, or create a user: "
+            "pveum user add admin@pve && pveum passwd admin@pve && "
+            "pveum acl modify / --users admin@pve --roles Administrator",
+            flush=True,
+        )
 
     try:
         await asyncio.gather(tcp.serve(), local.serve(), announce())
@@ -106,8 +135,11 @@ async def serve(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(name)s %(levelname)s: %(message)s",
+    )
     if os.geteuid() != 0 and Path(args.root).resolve() == Path("/"):
         print("pyxisd: warning: not running as root", file=sys.stderr)
     try:

@@ -25,7 +25,9 @@ class ParamError(PyxisError):
 
     status = 400
 
-    def __init__(self, errors: dict[str, str], message: str = "Parameter verification failed.") -> None:
+    def __init__(
+        self, errors: dict[str, str], message: str = "Parameter verification failed."
+    ) -> None:
         super().__init__(message)
         self.errors = dict(errors)
 

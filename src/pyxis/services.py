@@ -23,8 +23,8 @@ from pyxis.store.virtual import vmlist_json
 from pyxis.tasks.manager import TaskManager
 
 if TYPE_CHECKING:
-    from pyxis.api.context import Call
     from pyxis.access.service import AccessService
+    from pyxis.api.context import Call
     from pyxis.storage.service import StorageService
 
 
@@ -117,14 +117,23 @@ class Services:
             datacenter.parse(text.decode())
         except ValueError as err:
             raise ParamError.one("datacenter.cfg", str(err)) from err
-        await self.store.write("datacenter.cfg", text, expect_digest=digest(old) if entry else None,
-                               writer=self.node)
+        await self.store.write(
+            "datacenter.cfg", text, expect_digest=digest(old) if entry else None, writer=self.node
+        )
 
     # --- cluster view (single node until clustering lands) ----------------
     def cluster_status(self) -> list[dict[str, Any]]:
         return [
-            {"id": f"node/{self.node}", "name": self.node, "type": "node", "ip": "127.0.0.1",
-             "level": "", "local": 1, "nodeid": 0, "online": 1},
+            {
+                "id": f"node/{self.node}",
+                "name": self.node,
+                "type": "node",
+                "ip": "127.0.0.1",
+                "level": "",
+                "local": 1,
+                "nodeid": 0,
+                "online": 1,
+            },
         ]
 
     def node_resources(self) -> list[dict[str, Any]]:
@@ -132,10 +141,18 @@ class Services:
         rootfs = host.fs_usage(str(self.paths.root))
         return [
             {
-                "id": f"node/{self.node}", "type": "node", "node": self.node, "status": "online",
-                "cpu": host.cpu_usage(), "maxcpu": host.cpuinfo()["cpus"], "mem": mem["used"],
-                "maxmem": mem["total"], "disk": rootfs["used"], "maxdisk": rootfs["total"],
-                "uptime": int(time.time() - self.started), "level": "",
+                "id": f"node/{self.node}",
+                "type": "node",
+                "node": self.node,
+                "status": "online",
+                "cpu": host.cpu_usage(),
+                "maxcpu": host.cpuinfo()["cpus"],
+                "mem": mem["used"],
+                "maxmem": mem["total"],
+                "disk": rootfs["used"],
+                "maxdisk": rootfs["total"],
+                "uptime": int(time.time() - self.started),
+                "level": "",
                 "ssl_fingerprint": self.ssl_fingerprint(),
             }
         ]
@@ -146,8 +163,15 @@ class Services:
     def guest_resources(self) -> list[dict[str, Any]]:
         out = []
         for vmid, info in vmlist_json(self.store)["ids"].items():
-            out.append({"id": f"{info['type']}/{vmid}", "type": info["type"], "vmid": int(vmid),
-                        "node": info["node"], "status": "unknown"})
+            out.append(
+                {
+                    "id": f"{info['type']}/{vmid}",
+                    "type": info["type"],
+                    "vmid": int(vmid),
+                    "node": info["node"],
+                    "status": "unknown",
+                }
+            )
         return out
 
     def used_vmids(self) -> set[int]:

@@ -26,29 +26,44 @@ GIB = 1024**3
 
 @pytest.fixture
 async def store(tmp_path: Path) -> DirPlugin:
-    scfg: dict[str, Any] = {"type": "dir", "path": str(tmp_path / "store"),
-                            "content": set(ALL_CONTENT)}
+    scfg: dict[str, Any] = {
+        "type": "dir",
+        "path": str(tmp_path / "store"),
+        "content": set(ALL_CONTENT),
+    }
     plugin = DirPlugin("st1", scfg, Paths.at(tmp_path))
     await plugin.activate()
     return plugin
 
 
 def qemu_info(path: str) -> dict[str, Any]:
-    out = subprocess.run(["qemu-img", "info", "--output=json", "-U", path],
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        ["qemu-img", "info", "--output=json", "-U", path],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     result: dict[str, Any] = json.loads(out)
     return result
 
 
 async def test_activate_creates_layout(store: DirPlugin) -> None:
-    for sub in ("images", "private", "template/iso", "template/cache", "dump", "snippets",
-                "import"):
+    for sub in (
+        "images",
+        "private",
+        "template/iso",
+        "template/cache",
+        "dump",
+        "snippets",
+        "import",
+    ):
         assert (store.base / sub).is_dir(), sub
 
 
 async def test_activate_without_mkdir(tmp_path: Path) -> None:
-    plugin = DirPlugin("st2", {"path": str(tmp_path / "missing"), "create-base-path": 0},
-                       Paths.at(tmp_path))
+    plugin = DirPlugin(
+        "st2", {"path": str(tmp_path / "missing"), "create-base-path": 0}, Paths.at(tmp_path)
+    )
     with pytest.raises(PyxisError, match="does not exist"):
         await plugin.activate()
 
@@ -213,15 +228,19 @@ async def test_export_import_fifo(store: DirPlugin, tmp_path: Path) -> None:
     vol = await store.alloc_image(100, "raw", None, 1024)
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
-    _, new = await asyncio.gather(store.volume_export(vol, "raw+size", fifo),
-                                  store.volume_import(301, None, "raw+size", fifo))
+    _, new = await asyncio.gather(
+        store.volume_export(vol, "raw+size", fifo), store.volume_import(301, None, "raw+size", fifo)
+    )
     assert Path(store.path(new)).read_bytes() == Path(store.path(vol)).read_bytes()
 
 
 async def test_import_refuses_backing_file(store: DirPlugin, tmp_path: Path) -> None:
     evil = tmp_path / "evil.qcow2"
-    subprocess.run(["qemu-img", "create", "-f", "qcow2", "-b", "/etc/passwd", "-F", "raw",
-                    str(evil)], check=True, capture_output=True)
+    subprocess.run(
+        ["qemu-img", "create", "-f", "qcow2", "-b", "/etc/passwd", "-F", "raw", str(evil)],
+        check=True,
+        capture_output=True,
+    )
     stream = tmp_path / "evil.stream"
     stream.write_bytes(evil.stat().st_size.to_bytes(8, "little") + evil.read_bytes())
     with pytest.raises(PyxisError, match="backing file"):
@@ -251,7 +270,8 @@ async def test_other_content_listing(store: DirPlugin) -> None:
     assert vols["st1:import/disk.vmdk"]["format"] == "vmdk"
     only100 = await store.list_volumes({"backup", "iso"}, vmid=100)
     assert [v["volid"] for v in only100] == [
-        "st1:backup/vzdump-qemu-100-2024_01_02-03_04_05.vma.zst"]
+        "st1:backup/vzdump-qemu-100-2024_01_02-03_04_05.vma.zst"
+    ]
     await store.free_image("backup/vzdump-qemu-100-2024_01_02-03_04_05.vma.zst")
     assert not (dump / "vzdump-qemu-100-2024_01_02-03_04_05.vma.zst.notes").exists()
 

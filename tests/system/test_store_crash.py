@@ -99,4 +99,3 @@ def test_sigkill_loses_no_acknowledged_write(tmp_path: Path) -> None:
     print(f"{KILLS} kills, {total_acks} acknowledged writes, final version {last_version}")
     assert total_acks >= KILLS * 5, f"too few writes to prove anything ({total_acks})"
     assert time.monotonic() - started < 30
-

@@ -45,8 +45,9 @@ def _unb64(text: str) -> bytes:
 
 
 def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
-    return hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, dklen=32,
-                          maxmem=128 * r * (n + p + 2))
+    return hashlib.scrypt(
+        password.encode(), salt=salt, n=n, r=r, p=p, dklen=32, maxmem=128 * r * (n + p + 2)
+    )
 
 
 def hash_password(password: str) -> str:
@@ -82,7 +83,7 @@ def verify_password(password: str, hashed: str) -> bool:
 
 def _verify_scrypt(password: str, hashed: str) -> bool:
     try:
-        params_text, salt_text, digest_text = hashed[len(_SCRYPT_PREFIX):].split("$")
+        params_text, salt_text, digest_text = hashed[len(_SCRYPT_PREFIX) :].split("$")
         params = dict(item.split("=", 1) for item in params_text.split(","))
         n, r, p = int(params["n"]), int(params["r"]), int(params["p"])
         salt, expected = _unb64(salt_text), _unb64(digest_text)

@@ -211,8 +211,9 @@ class Permissions:
             return False
         if self.check(authid, "/access/groups", privs, any=True):
             return True
-        allowed = {g for g in self.cfg.groups
-                   if self.check(authid, f"/access/groups/{g}", privs, any=True)}
+        allowed = {
+            g for g in self.cfg.groups if self.check(authid, f"/access/groups/{g}", privs, any=True)
+        }
         mode = options.get("groups_param")
         if mode is not None:
             raw = params.get("groups")

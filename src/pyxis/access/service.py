@@ -36,15 +36,17 @@ if TYPE_CHECKING:
 
 USER_CFG = "user.cfg"
 SHADOW_CFG = "priv/shadow.cfg"
-TOKEN_CFG = "priv/token.cfg"
+TOKEN_CFG = "priv/token.cfg"  # noqa: S105 - a file name
 AUTHKEY = "priv/authkey.key"
 AUTHPUB = "authkey.pub"
 AUTHPUB_OLD = "authkey.pub.old"
 WWW_KEY = "pve-www.key"
 DOMAINS_CFG = "domains.cfg"
 DEFAULT_USER_CFG = "user:root@pam:1:0:::root@localhost::\n"
-DEFAULT_DOMAINS = "pam: pam\n\tcomment Linux PAM standard authentication\n\n" \
-                  "pve: pve\n\tcomment Pyxis authentication server\n\tdefault 0\n"
+DEFAULT_DOMAINS = (
+    "pam: pam\n\tcomment Linux PAM standard authentication\n\n"
+    "pve: pve\n\tcomment Pyxis authentication server\n\tdefault 0\n"
+)
 
 
 class AccessService:
@@ -109,13 +111,20 @@ class AccessService:
         return self._cfg[1], self._cfg[2]
 
     def signer(self) -> tickets.TicketSigner:
-        priv, pub, old = self.store.get(AUTHKEY), self.store.get(AUTHPUB), self.store.get(AUTHPUB_OLD)
+        priv, pub, old = (
+            self.store.get(AUTHKEY),
+            self.store.get(AUTHPUB),
+            self.store.get(AUTHPUB_OLD),
+        )
         if priv is None or pub is None:
             raise AuthError("authentication key missing")
         key = (pub.version, old.version if old else 0)
         if self._signer is None or self._signer[0] != key:
             signer = tickets.TicketSigner(
-                priv.data, pub.data, old.data if old else None, pub_mtime=pub.mtime,
+                priv.data,
+                pub.data,
+                old.data if old else None,
+                pub_mtime=pub.mtime,
                 prev_mtime=pub.mtime if old else None,
             )
             self._signer = (key, signer)
@@ -202,22 +211,32 @@ class AccessService:
         raw = entry.data if entry else DEFAULT_USER_CFG.encode()
         cfg = parse_user_cfg(raw.decode())
         change(cfg)
-        await self.store.write(USER_CFG, render_user_cfg(cfg).encode(),
-                               expect_digest=digest(raw) if entry else None, writer=self.svc.node)
+        await self.store.write(
+            USER_CFG,
+            render_user_cfg(cfg).encode(),
+            expect_digest=digest(raw) if entry else None,
+            writer=self.svc.node,
+        )
 
     async def set_password(self, userid: str, password: str) -> None:
         realm = userid.rpartition("@")[2]
         if realm != "pve":
-            raise ParamError.one("userid", f"cannot set the password of a '{realm}' realm user "
-                                           "here (only realm 'pve')")
+            raise ParamError.one(
+                "userid",
+                f"cannot set the password of a '{realm}' realm user here (only realm 'pve')",
+            )
         if userid not in self.cfg().users:
             raise ParamError.one("userid", f"no such user ('{userid}')")
         entry = self.store.get(SHADOW_CFG)
         raw = entry.data if entry else b""
         hashes = parse_shadow_cfg(raw.decode())
         hashes[userid] = passwords.hash_password(password)
-        await self.store.write(SHADOW_CFG, render_shadow_cfg(hashes).encode(),
-                               expect_digest=digest(raw) if entry else None, writer=self.svc.node)
+        await self.store.write(
+            SHADOW_CFG,
+            render_shadow_cfg(hashes).encode(),
+            expect_digest=digest(raw) if entry else None,
+            writer=self.svc.node,
+        )
 
     async def drop_secrets(self, userid: str, token: str | None = None) -> None:
         """Remove a user's password hash and token secrets (or one token's secret)."""
@@ -226,17 +245,28 @@ class AccessService:
             if entry is not None:
                 hashes = parse_shadow_cfg(entry.data.decode())
                 if hashes.pop(userid, None) is not None:
-                    await self.store.write(SHADOW_CFG, render_shadow_cfg(hashes).encode(),
-                                           expect_digest=digest(entry.data), writer=self.svc.node)
+                    await self.store.write(
+                        SHADOW_CFG,
+                        render_shadow_cfg(hashes).encode(),
+                        expect_digest=digest(entry.data),
+                        writer=self.svc.node,
+                    )
         entry = self.store.get(TOKEN_CFG)
         if entry is not None:
             secrets_ = parse_token_cfg(entry.data.decode())
             prefix = f"{userid}!" if token is None else f"{userid}!{token}"
-            keep = {k: v for k, v in secrets_.items()
-                    if not (k == prefix or (token is None and k.startswith(prefix)))}
+            keep = {
+                k: v
+                for k, v in secrets_.items()
+                if not (k == prefix or (token is None and k.startswith(prefix)))
+            }
             if keep != secrets_:
-                await self.store.write(TOKEN_CFG, render_token_cfg(keep).encode(),
-                                       expect_digest=digest(entry.data), writer=self.svc.node)
+                await self.store.write(
+                    TOKEN_CFG,
+                    render_token_cfg(keep).encode(),
+                    expect_digest=digest(entry.data),
+                    writer=self.svc.node,
+                )
 
     async def new_token_secret(self, full_tokenid: str) -> str:
         value = str(uuid.uuid4())
@@ -244,8 +274,12 @@ class AccessService:
         raw = entry.data if entry else b""
         secrets_ = parse_token_cfg(raw.decode())
         secrets_[full_tokenid] = value
-        await self.store.write(TOKEN_CFG, render_token_cfg(secrets_).encode(),
-                               expect_digest=digest(raw) if entry else None, writer=self.svc.node)
+        await self.store.write(
+            TOKEN_CFG,
+            render_token_cfg(secrets_).encode(),
+            expect_digest=digest(raw) if entry else None,
+            writer=self.svc.node,
+        )
         return value
 
 

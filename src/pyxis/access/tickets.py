@@ -146,8 +146,9 @@ class TicketSigner:
     def rotated(self, now: int) -> TicketSigner:
         """A signer with a new key pair; the current public key becomes the previous one."""
         priv, pub = generate_keypair()
-        return TicketSigner(priv, pub, self.pub_pem, pub_mtime=now, prev_mtime=now,
-                            cache_size=self._cache_size)
+        return TicketSigner(
+            priv, pub, self.pub_pem, pub_mtime=now, prev_mtime=now, cache_size=self._cache_size
+        )
 
     # -- generic tickets -------------------------------------------------------------
 
@@ -179,7 +180,7 @@ class TicketSigner:
         head = prefix + ":"
         if not sep or not plain.startswith(head) or not _SIG_RE.match(sig):
             raise AuthError("invalid ticket")
-        body = plain[len(head):]
+        body = plain[len(head) :]
         raw_data, colon, stamp = body.rpartition(":")
         if not _HEX_TIME_RE.match(stamp) or (colon and not _DATA_RE.match(raw_data)):
             raise AuthError("invalid ticket")
@@ -257,7 +258,7 @@ class TicketSigner:
         data, _age = self.verify_data(ticket, now, aad=userid)
         if data is None or not data.startswith(TFA_MARK):
             raise AuthError("invalid ticket")
-        return data[len(TFA_MARK):]
+        return data[len(TFA_MARK) :]
 
 
 # -- CSRF prevention tokens ---------------------------------------------------------------

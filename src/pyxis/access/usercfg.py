@@ -239,8 +239,12 @@ def _parse_user(cfg: UserCfg, f: list[str]) -> None:
         cfg.warnings.append(f"invalid user id '{userid}'")
         return
     cfg.users[userid] = User(
-        enable=_int(f[1]) > 0, expire=_int(f[2]), firstname=decode_text(f[3]),
-        lastname=decode_text(f[4]), email=decode_text(f[5]), comment=decode_text(f[6]),
+        enable=_int(f[1]) > 0,
+        expire=_int(f[2]),
+        firstname=decode_text(f[3]),
+        lastname=decode_text(f[4]),
+        email=decode_text(f[5]),
+        comment=decode_text(f[6]),
         keys=decode_text(f[7]),
     )
 
@@ -356,8 +360,11 @@ def render_user_cfg(cfg: UserCfg) -> str:
 def _render_acl(path: str, entry: PathAcl) -> list[str]:
     # subjects with identical role lists share one line, as upstream writes them
     buckets: dict[tuple[bool, str], list[str]] = {}
-    subjects = [*((f"@{g}", r) for g, r in entry.groups.items()),
-                *entry.users.items(), *entry.tokens.items()]
+    subjects = [
+        *((f"@{g}", r) for g, r in entry.groups.items()),
+        *entry.users.items(),
+        *entry.tokens.items(),
+    ]
     for subject, grants in subjects:
         for propagate in (False, True):
             names = sorted(role for role, prop in grants.items() if prop == propagate)

@@ -21,7 +21,6 @@ from pyxis.api.common import (
     USERID,
     WORLD,
     array_of,
-    dir_index,
     obj,
     opt,
     subdirs,
@@ -42,21 +41,34 @@ USER_PROPS = {
     "groups": opt(STR, format="pve-groupid-list"),
     "keys": opt(KEYS),
 }
-TOKEN_INFO = obj(comment=opt(STR), expire=opt(INT, minimum=0, default="same as user"),
-                 privsep=opt(BOOL, default=1))
+TOKEN_INFO = obj(
+    comment=opt(STR),
+    expire=opt(INT, minimum=0, default="same as user"),
+    privsep=opt(BOOL, default=1),
+)
 SELF_OR_USERMOD = {"check": ["or", ["userid-param", "self"], ["userid-group", ["User.Modify"]]]}
 
 
-@method("GET", "/access", name="index", permissions=ALL_USERS,
-        returns=array_of(obj(subdir=STR)))
+@method("GET", "/access", name="index", permissions=ALL_USERS, returns=array_of(obj(subdir=STR)))
 async def access_index(call: Call, p: dict[str, Any]) -> list[dict[str, str]]:
     """Directory index."""
     return subdirs("acl", "domains", "password", "roles", "ticket", "users")
 
 
-@method("GET", "/access/domains", name="index", permissions=WORLD,
-        returns=array_of(obj(realm=STR, type=STR, comment=opt(STR),
-                             tfa=opt({"type": "string", "enum": ["yubico", "oath"]}))))
+@method(
+    "GET",
+    "/access/domains",
+    name="index",
+    permissions=WORLD,
+    returns=array_of(
+        obj(
+            realm=STR,
+            type=STR,
+            comment=opt(STR),
+            tfa=opt({"type": "string", "enum": ["yubico", "oath"]}),
+        )
+    ),
+)
 async def list_domains(call: Call, p: dict[str, Any]) -> list[dict[str, Any]]:
     """Authentication realms (no login needed: the login form lists them)."""
     return [
@@ -65,20 +77,25 @@ async def list_domains(call: Call, p: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-@method("POST", "/access/ticket", name="create_ticket", permissions=WORLD, protected=True,
-        allowtoken=False,
-        parameters={
-            "username": {"type": "string", "maxLength": 64},
-            "password": {"type": "string"},
-            "realm": opt(STR, format="pve-realm", maxLength=32),
-            "otp": opt(STR),
-            "tfa-challenge": opt(STR),
-            "path": opt(STR, maxLength=64, requires="privs"),
-            "privs": opt(STR, format="pve-priv-list", maxLength=64, requires="path"),
-            "new-format": opt(BOOL, default=1),
-        },
-        returns=obj(username=STR, ticket=opt(STR), CSRFPreventionToken=opt(STR),
-                    clustername=opt(STR)))
+@method(
+    "POST",
+    "/access/ticket",
+    name="create_ticket",
+    permissions=WORLD,
+    protected=True,
+    allowtoken=False,
+    parameters={
+        "username": {"type": "string", "maxLength": 64},
+        "password": {"type": "string"},
+        "realm": opt(STR, format="pve-realm", maxLength=32),
+        "otp": opt(STR),
+        "tfa-challenge": opt(STR),
+        "path": opt(STR, maxLength=64, requires="privs"),
+        "privs": opt(STR, format="pve-priv-list", maxLength=64, requires="path"),
+        "new-format": opt(BOOL, default=1),
+    },
+    returns=obj(username=STR, ticket=opt(STR), CSRFPreventionToken=opt(STR), clustername=opt(STR)),
+)
 async def create_ticket(call: Call, p: dict[str, Any]) -> dict[str, Any]:
     """Log in: a ticket and CSRF token for valid credentials (or renew a ticket)."""
     result = await call.svc.access.login(p["username"], p["password"], p.get("realm"))
@@ -96,17 +113,30 @@ async def get_ticket(call: Call, p: dict[str, Any]) -> None:
     return None
 
 
-@method("PUT", "/access/password", name="change_password", protected=True, allowtoken=False,
-        permissions={"check": ["or", ["userid-param", "self"],
-                               ["and", ["userid-param", "Realm.AllocateUser"],
-                                ["userid-group", ["User.Modify"]]]]},
-        parameters={"userid": USERID, "password": {"type": "string", "minLength": 8,
-                                                   "maxLength": 64},
-                    "confirmation-password": opt(STR, minLength=5, maxLength=64)})
+@method(
+    "PUT",
+    "/access/password",
+    name="change_password",
+    protected=True,
+    allowtoken=False,
+    permissions={
+        "check": [
+            "or",
+            ["userid-param", "self"],
+            ["and", ["userid-param", "Realm.AllocateUser"], ["userid-group", ["User.Modify"]]],
+        ]
+    },
+    parameters={
+        "userid": USERID,
+        "password": {"type": "string", "minLength": 8, "maxLength": 64},
+        "confirmation-password": opt(STR, minLength=5, maxLength=64),
+    },
+)
 async def change_password(call: Call, p: dict[str, Any]) -> None:
     """Set a user's password (realm pve)."""
-    if "confirmation-password" in p and not call.is_root and call.tokenid is None:
-        if not call.svc.access.check_password(call.user, p["confirmation-password"]):
+    confirm = p.get("confirmation-password")
+    if confirm is not None and not call.is_root and call.tokenid is None:
+        if not call.svc.access.check_password(call.user, confirm):  # noqa: SIM102
             raise PermissionDenied("confirmation password is wrong")
     await call.svc.access.set_password(p["userid"], p["password"])
 
@@ -135,14 +165,21 @@ def _set_user_fields(user: User, p: dict[str, Any]) -> None:
         user.expire = int(p["expire"])
 
 
-@method("GET", "/access/users", name="index", permissions=ALL_USERS, protected=True,
-        parameters={"enabled": opt(BOOL), "full": opt(BOOL, default=0)},
-        returns=array_of(obj(userid=STR, **USER_PROPS, tokens=opt(array_of(TOKEN_INFO)))))
+@method(
+    "GET",
+    "/access/users",
+    name="index",
+    permissions=ALL_USERS,
+    protected=True,
+    parameters={"enabled": opt(BOOL), "full": opt(BOOL, default=0)},
+    returns=array_of(obj(userid=STR, **USER_PROPS, tokens=opt(array_of(TOKEN_INFO)))),
+)
 async def list_users(call: Call, p: dict[str, Any]) -> list[dict[str, Any]]:
     """Users the caller may see (``User.Modify`` or ``Sys.Audit`` on /access/groups)."""
     cfg = call.svc.access.cfg()
-    audit = call.svc.access.check(call.authid, "/access/groups", ["User.Modify", "Sys.Audit"],
-                                  any_=True)
+    audit = call.svc.access.check(
+        call.authid, "/access/groups", ["User.Modify", "Sys.Audit"], any_=True
+    )
     out = []
     for userid in sorted(cfg.users):
         user = cfg.users[userid]
@@ -161,11 +198,20 @@ async def list_users(call: Call, p: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-@method("POST", "/access/users", name="create_user", protected=True,
-        permissions={"check": ["and", ["userid-param", "Realm.AllocateUser"],
-                               ["userid-group", ["User.Modify"], "groups_param", "create"]]},
-        parameters={"userid": USERID, **USER_PROPS,
-                    "password": opt(STR, minLength=8, maxLength=64)})
+@method(
+    "POST",
+    "/access/users",
+    name="create_user",
+    protected=True,
+    permissions={
+        "check": [
+            "and",
+            ["userid-param", "Realm.AllocateUser"],
+            ["userid-group", ["User.Modify"], "groups_param", "create"],
+        ]
+    },
+    parameters={"userid": USERID, **USER_PROPS, "password": opt(STR, minLength=8, maxLength=64)},
+)
 async def create_user(call: Call, p: dict[str, Any]) -> None:
     """Create a user (and set its password, for realm pve)."""
     userid = p["userid"]
@@ -188,12 +234,22 @@ async def create_user(call: Call, p: dict[str, Any]) -> None:
         await call.svc.access.set_password(userid, p["password"])
 
 
-@method("GET", "/access/users/{userid}", name="read_user",
-        permissions={"check": ["userid-group", ["User.Modify", "Sys.Audit"]]},
-        parameters={"userid": USERID},
-        returns={"type": "object", "additionalProperties": 0, "properties": {
-            **USER_PROPS, "groups": opt(array_of({"type": "string", "format": "pve-groupid"})),
-            "tokens": opt({"type": "object"})}})
+@method(
+    "GET",
+    "/access/users/{userid}",
+    name="read_user",
+    permissions={"check": ["userid-group", ["User.Modify", "Sys.Audit"]]},
+    parameters={"userid": USERID},
+    returns={
+        "type": "object",
+        "additionalProperties": 0,
+        "properties": {
+            **USER_PROPS,
+            "groups": opt(array_of({"type": "string", "format": "pve-groupid"})),
+            "tokens": opt({"type": "object"}),
+        },
+    },
+)
 async def read_user(call: Call, p: dict[str, Any]) -> dict[str, Any]:
     """One user's settings, groups and tokens."""
     cfg = call.svc.access.cfg()
@@ -207,9 +263,14 @@ async def read_user(call: Call, p: dict[str, Any]) -> dict[str, Any]:
     return rec
 
 
-@method("PUT", "/access/users/{userid}", name="update_user", protected=True,
-        permissions={"check": ["userid-group", ["User.Modify"], "groups_param", "update"]},
-        parameters={"userid": USERID, **USER_PROPS, "append": opt(BOOL, requires="groups")})
+@method(
+    "PUT",
+    "/access/users/{userid}",
+    name="update_user",
+    protected=True,
+    permissions={"check": ["userid-group", ["User.Modify"], "groups_param", "update"]},
+    parameters={"userid": USERID, **USER_PROPS, "append": opt(BOOL, requires="groups")},
+)
 async def update_user(call: Call, p: dict[str, Any]) -> None:
     """Change a user's settings or groups."""
     userid = p["userid"]
@@ -224,10 +285,16 @@ async def update_user(call: Call, p: dict[str, Any]) -> None:
     await call.svc.access.modify(change)
 
 
-@method("DELETE", "/access/users/{userid}", name="delete_user", protected=True,
-        permissions={"check": ["and", ["userid-param", "Realm.AllocateUser"],
-                               ["userid-group", ["User.Modify"]]]},
-        parameters={"userid": USERID})
+@method(
+    "DELETE",
+    "/access/users/{userid}",
+    name="delete_user",
+    protected=True,
+    permissions={
+        "check": ["and", ["userid-param", "Realm.AllocateUser"], ["userid-group", ["User.Modify"]]]
+    },
+    parameters={"userid": USERID},
+)
 async def delete_user(call: Call, p: dict[str, Any]) -> None:
     """Delete a user with its tokens, ACL entries and group memberships."""
     userid = p["userid"]
@@ -245,9 +312,17 @@ async def delete_user(call: Call, p: dict[str, Any]) -> None:
 
 # --- ACLs -----------------------------------------------------------------------
 
-ACL_ITEM = {"type": "object", "additionalProperties": 0, "properties": {
-    "path": STR, "propagate": opt(BOOL, default=1), "roleid": STR,
-    "type": {"type": "string", "enum": ["user", "group", "token"]}, "ugid": STR}}
+ACL_ITEM = {
+    "type": "object",
+    "additionalProperties": 0,
+    "properties": {
+        "path": STR,
+        "propagate": opt(BOOL, default=1),
+        "roleid": STR,
+        "type": {"type": "string", "enum": ["user", "group", "token"]},
+        "ugid": STR,
+    },
+}
 
 
 @method("GET", "/access/acl", name="read_acl", permissions=ALL_USERS, returns=array_of(ACL_ITEM))
@@ -256,29 +331,42 @@ async def read_acl(call: Call, p: dict[str, Any]) -> list[dict[str, Any]]:
     cfg = call.svc.access.cfg()
     out = []
     for path in sorted(cfg.acls):
-        if not call.svc.access.check(call.authid, path, ["Sys.Audit", "Permissions.Modify"],
-                                     any_=True):
+        if not call.svc.access.check(
+            call.authid, path, ["Sys.Audit", "Permissions.Modify"], any_=True
+        ):
             continue
         acl = cfg.acls[path]
         for kind, table in (("group", acl.groups), ("user", acl.users), ("token", acl.tokens)):
             for ugid in sorted(table):
                 for role, propagate in sorted(table[ugid].items()):
-                    out.append({"path": path, "type": kind, "ugid": ugid, "roleid": role,
-                                "propagate": int(propagate)})
+                    out.append(
+                        {
+                            "path": path,
+                            "type": kind,
+                            "ugid": ugid,
+                            "roleid": role,
+                            "propagate": int(propagate),
+                        }
+                    )
     return out
 
 
-@method("PUT", "/access/acl", name="update_acl", protected=True,
-        permissions={"check": ["perm-modify", "{path}"]},
-        parameters={
-            "path": STR,
-            "roles": {"type": "string", "format": "pve-roleid-list"},
-            "users": opt(STR, format="pve-userid-list"),
-            "groups": opt(STR, format="pve-groupid-list"),
-            "tokens": opt(STR, format="pve-tokenid-list"),
-            "propagate": opt(BOOL, default=1),
-            "delete": opt(BOOL),
-        })
+@method(
+    "PUT",
+    "/access/acl",
+    name="update_acl",
+    protected=True,
+    permissions={"check": ["perm-modify", "{path}"]},
+    parameters={
+        "path": STR,
+        "roles": {"type": "string", "format": "pve-roleid-list"},
+        "users": opt(STR, format="pve-userid-list"),
+        "groups": opt(STR, format="pve-groupid-list"),
+        "tokens": opt(STR, format="pve-tokenid-list"),
+        "propagate": opt(BOOL, default=1),
+        "delete": opt(BOOL),
+    },
+)
 async def update_acl(call: Call, p: dict[str, Any]) -> None:
     """Grant (or with ``delete=1`` revoke) roles on a path to users, groups or tokens."""
     path = normalize_path(p["path"])
@@ -297,8 +385,10 @@ async def update_acl(call: Call, p: dict[str, Any]) -> None:
         for role in roles:
             privs = perms.cfg.role_privs(role) or frozenset()
             if not privs <= held:
-                raise PermissionDenied(f"Permission check failed - cannot grant role '{role}' "
-                                       "with privileges you do not hold")
+                raise PermissionDenied(
+                    f"Permission check failed - cannot grant role '{role}' "
+                    "with privileges you do not hold"
+                )
 
     def change(cfg: UserCfg) -> None:
         bad = {}
@@ -333,20 +423,35 @@ async def update_acl(call: Call, p: dict[str, Any]) -> None:
     await call.svc.access.modify(change)
 
 
-@method("GET", "/access/roles", name="index", permissions=ALL_USERS,
-        returns=array_of(obj(roleid={"type": "string", "format": "pve-roleid"},
-                             privs=opt(STR, format="pve-priv-list"), special=opt(BOOL, default=0))))
+@method(
+    "GET",
+    "/access/roles",
+    name="index",
+    permissions=ALL_USERS,
+    returns=array_of(
+        obj(
+            roleid={"type": "string", "format": "pve-roleid"},
+            privs=opt(STR, format="pve-priv-list"),
+            special=opt(BOOL, default=0),
+        )
+    ),
+)
 async def list_roles(call: Call, p: dict[str, Any]) -> list[dict[str, Any]]:
     """Built-in and custom roles with their privileges."""
     cfg = call.svc.access.cfg()
-    out = [{"roleid": name, "privs": ",".join(sorted(privs)), "special": 1}
-           for name, privs in sorted(BUILTIN_ROLES.items())]
-    out += [{"roleid": name, "privs": ",".join(sorted(privs)), "special": 0}
-            for name, privs in sorted(cfg.roles.items())]
+    out = [
+        {"roleid": name, "privs": ",".join(sorted(privs)), "special": 1}
+        for name, privs in sorted(BUILTIN_ROLES.items())
+    ]
+    out += [
+        {"roleid": name, "privs": ",".join(sorted(privs)), "special": 0}
+        for name, privs in sorted(cfg.roles.items())
+    ]
     return out
 
 
 # --- API tokens -------------------------------------------------------------------
+
 
 def _token_info(name: str | None, tok: Token) -> dict[str, Any]:
     out: dict[str, Any] = {"privsep": int(tok.privsep), "expire": tok.expire}
@@ -367,11 +472,21 @@ def _get_token(cfg: UserCfg, userid: str, tokenid: str) -> Token:
     return tok
 
 
-@method("GET", "/access/users/{userid}/token", name="token_index", permissions=SELF_OR_USERMOD,
-        parameters={"userid": USERID},
-        returns=array_of(obj(tokenid=TOKENID, comment=opt(STR),
-                             expire=opt(INT, minimum=0, default="same as user"),
-                             privsep=opt(BOOL, default=1))))
+@method(
+    "GET",
+    "/access/users/{userid}/token",
+    name="token_index",
+    permissions=SELF_OR_USERMOD,
+    parameters={"userid": USERID},
+    returns=array_of(
+        obj(
+            tokenid=TOKENID,
+            comment=opt(STR),
+            expire=opt(INT, minimum=0, default="same as user"),
+            privsep=opt(BOOL, default=1),
+        )
+    ),
+)
 async def list_tokens(call: Call, p: dict[str, Any]) -> list[dict[str, Any]]:
     """A user's API tokens."""
     user = call.svc.access.cfg().users.get(p["userid"])
@@ -380,27 +495,47 @@ async def list_tokens(call: Call, p: dict[str, Any]) -> list[dict[str, Any]]:
     return [_token_info(name, tok) for name, tok in sorted(user.tokens.items())]
 
 
-@method("GET", "/access/users/{userid}/token/{tokenid}", name="read_token",
-        permissions=SELF_OR_USERMOD, parameters={"userid": USERID, "tokenid": TOKENID},
-        returns=TOKEN_INFO)
+@method(
+    "GET",
+    "/access/users/{userid}/token/{tokenid}",
+    name="read_token",
+    permissions=SELF_OR_USERMOD,
+    parameters={"userid": USERID, "tokenid": TOKENID},
+    returns=TOKEN_INFO,
+)
 async def read_token(call: Call, p: dict[str, Any]) -> dict[str, Any]:
     """One API token's settings."""
     return _token_info(None, _get_token(call.svc.access.cfg(), p["userid"], p["tokenid"]))
 
 
-@method("POST", "/access/users/{userid}/token/{tokenid}", name="generate_token", protected=True,
-        permissions=SELF_OR_USERMOD,
-        parameters={"userid": USERID, "tokenid": TOKENID, "comment": opt(STR),
-                    "expire": opt(INT, minimum=0, default="same as user"),
-                    "privsep": opt(BOOL, default=1)},
-        returns={"type": "object", "additionalProperties": 0, "properties": {
-            "full-tokenid": STR, "info": TOKEN_INFO, "value": STR}})
+@method(
+    "POST",
+    "/access/users/{userid}/token/{tokenid}",
+    name="generate_token",
+    protected=True,
+    permissions=SELF_OR_USERMOD,
+    parameters={
+        "userid": USERID,
+        "tokenid": TOKENID,
+        "comment": opt(STR),
+        "expire": opt(INT, minimum=0, default="same as user"),
+        "privsep": opt(BOOL, default=1),
+    },
+    returns={
+        "type": "object",
+        "additionalProperties": 0,
+        "properties": {"full-tokenid": STR, "info": TOKEN_INFO, "value": STR},
+    },
+)
 async def generate_token(call: Call, p: dict[str, Any]) -> dict[str, Any]:
     """Create an API token; its secret is returned once and never shown again."""
     userid, name = p["userid"], p["tokenid"]
     full = f"{userid}!{name}"
-    tok = Token(expire=int(p.get("expire", 0) or 0), privsep=bool(p.get("privsep", 1)),
-                comment=p.get("comment", ""))
+    tok = Token(
+        expire=int(p.get("expire", 0) or 0),
+        privsep=bool(p.get("privsep", 1)),
+        comment=p.get("comment", ""),
+    )
 
     def change(cfg: UserCfg) -> None:
         user = cfg.users.get(userid)
@@ -417,12 +552,22 @@ async def generate_token(call: Call, p: dict[str, Any]) -> dict[str, Any]:
     return {"full-tokenid": full, "info": _token_info(None, tok), "value": value}
 
 
-@method("PUT", "/access/users/{userid}/token/{tokenid}", name="update_token_info",
-        protected=True, permissions=SELF_OR_USERMOD,
-        parameters={"userid": USERID, "tokenid": TOKENID, "comment": opt(STR),
-                    "expire": opt(INT, minimum=0, default="same as user"),
-                    "privsep": opt(BOOL, default=1), "delete": DELETE_LIST},
-        returns=TOKEN_INFO)
+@method(
+    "PUT",
+    "/access/users/{userid}/token/{tokenid}",
+    name="update_token_info",
+    protected=True,
+    permissions=SELF_OR_USERMOD,
+    parameters={
+        "userid": USERID,
+        "tokenid": TOKENID,
+        "comment": opt(STR),
+        "expire": opt(INT, minimum=0, default="same as user"),
+        "privsep": opt(BOOL, default=1),
+        "delete": DELETE_LIST,
+    },
+    returns=TOKEN_INFO,
+)
 async def update_token(call: Call, p: dict[str, Any]) -> dict[str, Any]:
     """Change an API token's comment, expiry or privilege separation."""
     result: dict[str, Any] = {}
@@ -450,8 +595,14 @@ async def update_token(call: Call, p: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-@method("DELETE", "/access/users/{userid}/token/{tokenid}", name="remove_token", protected=True,
-        permissions=SELF_OR_USERMOD, parameters={"userid": USERID, "tokenid": TOKENID})
+@method(
+    "DELETE",
+    "/access/users/{userid}/token/{tokenid}",
+    name="remove_token",
+    protected=True,
+    permissions=SELF_OR_USERMOD,
+    parameters={"userid": USERID, "tokenid": TOKENID},
+)
 async def remove_token(call: Call, p: dict[str, Any]) -> None:
     """Delete an API token and its ACL entries."""
     full = f"{p['userid']}!{p['tokenid']}"
@@ -462,5 +613,3 @@ async def remove_token(call: Call, p: dict[str, Any]) -> None:
 
     await call.svc.access.modify(change)
     await call.svc.access.drop_secrets(p["userid"], p["tokenid"])
-
-

@@ -25,20 +25,45 @@ from pyxis.errors import ParamError, PyxisError
 from pyxis.schema.registry import method
 
 STATUS_ITEM = obj(
-    id=STR, name=STR, type={"type": "string", "enum": ["cluster", "node"]},
-    ip=opt(STR), level=opt(STR), local=opt(BOOL), nodeid=opt(INT), nodes=opt(INT),
-    online=opt(BOOL), quorate=opt(BOOL), version=opt(INT),
+    id=STR,
+    name=STR,
+    type={"type": "string", "enum": ["cluster", "node"]},
+    ip=opt(STR),
+    level=opt(STR),
+    local=opt(BOOL),
+    nodeid=opt(INT),
+    nodes=opt(INT),
+    online=opt(BOOL),
+    quorate=opt(BOOL),
+    version=opt(INT),
 )
 
 RESOURCE_ITEM = obj(
     id=STR,
-    type={"type": "string", "enum": ["node", "storage", "pool", "qemu", "lxc", "openvz", "sdn",
-                                     "network"]},
-    node=opt(STR), status=opt(STR), storage=opt(STR), vmid=opt(INT), name=opt(STR),
-    cpu=opt(NUM, minimum=0), maxcpu=opt(NUM, minimum=0), mem=opt(INT, minimum=0),
-    maxmem=opt(INT), disk=opt(INT, minimum=0), maxdisk=opt(INT, minimum=0), uptime=opt(INT),
-    content=opt(STR, format="pve-storage-content-list"), plugintype=opt(STR), shared=opt(BOOL),
-    level=opt(STR), template=opt(BOOL), tags=opt(STR), lock=opt(STR), pool=opt(STR),
+    type={
+        "type": "string",
+        "enum": ["node", "storage", "pool", "qemu", "lxc", "openvz", "sdn", "network"],
+    },
+    node=opt(STR),
+    status=opt(STR),
+    storage=opt(STR),
+    vmid=opt(INT),
+    name=opt(STR),
+    cpu=opt(NUM, minimum=0),
+    maxcpu=opt(NUM, minimum=0),
+    mem=opt(INT, minimum=0),
+    maxmem=opt(INT),
+    disk=opt(INT, minimum=0),
+    maxdisk=opt(INT, minimum=0),
+    uptime=opt(INT),
+    content=opt(STR, format="pve-storage-content-list"),
+    plugintype=opt(STR),
+    shared=opt(BOOL),
+    level=opt(STR),
+    template=opt(BOOL),
+    tags=opt(STR),
+    lock=opt(STR),
+    pool=opt(STR),
     hastate=opt(STR),
 )
 
@@ -49,16 +74,27 @@ async def cluster_index(call: Call, p: dict[str, Any]) -> list[dict[str, str]]:
     return subdirs("nextid", "options", "resources", "status")
 
 
-@method("GET", "/cluster/status", name="get_status", permissions=perm("/", ["Sys.Audit"]),
-        protected=True, returns=array_of(STATUS_ITEM))
+@method(
+    "GET",
+    "/cluster/status",
+    name="get_status",
+    permissions=perm("/", ["Sys.Audit"]),
+    protected=True,
+    returns=array_of(STATUS_ITEM),
+)
 async def cluster_status(call: Call, p: dict[str, Any]) -> list[dict[str, Any]]:
     """Cluster membership and quorum as this node sees it."""
     return call.svc.cluster_status()
 
 
-@method("GET", "/cluster/resources", name="resources", permissions=ALL_USERS,
-        parameters={"type": opt({"type": "string", "enum": ["vm", "storage", "node", "sdn"]})},
-        returns=array_of(RESOURCE_ITEM))
+@method(
+    "GET",
+    "/cluster/resources",
+    name="resources",
+    permissions=ALL_USERS,
+    parameters={"type": opt({"type": "string", "enum": ["vm", "storage", "node", "sdn"]})},
+    returns=array_of(RESOURCE_ITEM),
+)
 async def cluster_resources(call: Call, p: dict[str, Any]) -> list[dict[str, Any]]:
     """Every node, guest and storage the caller may see, with live status."""
     kind = p.get("type")
@@ -70,8 +106,12 @@ async def cluster_resources(call: Call, p: dict[str, Any]) -> list[dict[str, Any
                 out.append(res)
     if kind in (None, "storage"):
         for res in await call.svc.storage_resources():
-            if perms.check(call.authid, f"/storage/{res['storage']}",
-                           ["Datastore.Audit", "Datastore.AllocateSpace"], any_=True):
+            if perms.check(
+                call.authid,
+                f"/storage/{res['storage']}",
+                ["Datastore.Audit", "Datastore.AllocateSpace"],
+                any_=True,
+            ):
                 out.append(res)
     if kind in (None, "vm"):
         for res in call.svc.guest_resources():
@@ -80,8 +120,14 @@ async def cluster_resources(call: Call, p: dict[str, Any]) -> list[dict[str, Any
     return out
 
 
-@method("GET", "/cluster/nextid", name="nextid", permissions=ALL_USERS,
-        parameters={"vmid": VMID_OPT}, returns=INT)
+@method(
+    "GET",
+    "/cluster/nextid",
+    name="nextid",
+    permissions=ALL_USERS,
+    parameters={"vmid": VMID_OPT},
+    returns=INT,
+)
 async def nextid(call: Call, p: dict[str, Any]) -> int:
     """The next free VM id, or check that a given id is free."""
     used = call.svc.used_vmids()
@@ -96,9 +142,13 @@ async def nextid(call: Call, p: dict[str, Any]) -> int:
     raise PyxisError("unable to get any free VMID in range", status=500)
 
 
-@method("GET", "/cluster/options", name="get_options",
-        permissions={"check": ["perm", "/", ["Sys.Audit"]], "user": "all"},
-        returns={"type": "object"})
+@method(
+    "GET",
+    "/cluster/options",
+    name="get_options",
+    permissions={"check": ["perm", "/", ["Sys.Audit"]], "user": "all"},
+    returns={"type": "object"},
+)
 async def get_options(call: Call, p: dict[str, Any]) -> dict[str, Any]:
     """Datacenter options (datacenter.cfg)."""
     return call.svc.datacenter()
@@ -107,8 +157,14 @@ async def get_options(call: Call, p: dict[str, Any]) -> dict[str, Any]:
 _OPTION_PARAMS = {k: v for k, v in datacenter.OPTIONS.items()}
 
 
-@method("PUT", "/cluster/options", name="set_options", permissions=perm("/", ["Sys.Modify"]),
-        protected=True, parameters={**_OPTION_PARAMS, "delete": DELETE_LIST})
+@method(
+    "PUT",
+    "/cluster/options",
+    name="set_options",
+    permissions=perm("/", ["Sys.Modify"]),
+    protected=True,
+    parameters={**_OPTION_PARAMS, "delete": DELETE_LIST},
+)
 async def set_options(call: Call, p: dict[str, Any]) -> None:
     """Change datacenter options; ``delete`` removes keys."""
     deletes = [k for k in (p.pop("delete", "") or "").split(",") if k]

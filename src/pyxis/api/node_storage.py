@@ -36,11 +36,17 @@ from pyxis.storage.volid import UPLOAD_EXT, UPLOAD_NAME_RE, parse_volname
 from pyxis.tasks.manager import TaskLog
 
 FORMATS_ENUM = ["qcow2", "raw", "subvol", "vmdk"]
-SPACE_OR_AUDIT = perm("/storage/{storage}", ["Datastore.Audit", "Datastore.AllocateSpace"],
-                      any_=True)
+SPACE_OR_AUDIT = perm(
+    "/storage/{storage}", ["Datastore.Audit", "Datastore.AllocateSpace"], any_=True
+)
 STATUS_PROPS = dict(
-    type=STR, content={"type": "string", "format": "pve-storage-content-list"},
-    active=opt(BOOL), enabled=opt(BOOL), shared=opt(BOOL), total=opt(INT), used=opt(INT),
+    type=STR,
+    content={"type": "string", "format": "pve-storage-content-list"},
+    active=opt(BOOL),
+    enabled=opt(BOOL),
+    shared=opt(BOOL),
+    total=opt(INT),
+    used=opt(INT),
     avail=opt(INT),
 )
 SIZE_RE = re.compile(r"^(\d+)([MG]?)$")
@@ -49,10 +55,12 @@ CHUNK_HASH = 1 << 20
 
 async def _status_of(call: Call, sid: str, section: dict[str, Any]) -> dict[str, Any]:
     info: dict[str, Any] = {
-        "storage": sid, "type": section["type"],
+        "storage": sid,
+        "type": section["type"],
         "content": ",".join(sorted(section.get("content") or [])),
         "shared": int(bool(section.get("shared"))),
-        "enabled": int(not section.get("disable")), "active": 0,
+        "enabled": int(not section.get("disable")),
+        "active": 0,
     }
     if section.get("disable"):
         return info
@@ -62,20 +70,38 @@ async def _status_of(call: Call, sid: str, section: dict[str, Any]) -> dict[str,
     except PyxisError as err:
         info["error"] = err.message
         return info
-    info.update(active=int(bool(st.get("active", 1))), total=st["total"], used=st["used"],
-                avail=st["avail"])
+    info.update(
+        active=int(bool(st.get("active", 1))), total=st["total"], used=st["used"], avail=st["avail"]
+    )
     info["used_fraction"] = round(st["used"] / st["total"], 6) if st["total"] else 0
     return info
 
 
-@method("GET", "/nodes/{node}/storage", name="index", permissions=ALL_USERS, protected=True,
-        proxyto="node",
-        parameters={"node": NODE, "storage": opt(STORAGE_ID),
-                    "content": opt(STR, format="pve-storage-content-list"),
-                    "enabled": opt(BOOL, default=0), "format": opt(BOOL, default=0),
-                    "target": opt(NODE)},
-        returns=array_of(obj(storage=STORAGE_ID, **STATUS_PROPS, used_fraction=opt(NUM),
-                             select_existing=opt(BOOL), formats=opt({"type": "object"}))))
+@method(
+    "GET",
+    "/nodes/{node}/storage",
+    name="index",
+    permissions=ALL_USERS,
+    protected=True,
+    proxyto="node",
+    parameters={
+        "node": NODE,
+        "storage": opt(STORAGE_ID),
+        "content": opt(STR, format="pve-storage-content-list"),
+        "enabled": opt(BOOL, default=0),
+        "format": opt(BOOL, default=0),
+        "target": opt(NODE),
+    },
+    returns=array_of(
+        obj(
+            storage=STORAGE_ID,
+            **STATUS_PROPS,
+            used_fraction=opt(NUM),
+            select_existing=opt(BOOL),
+            formats=opt({"type": "object"}),
+        )
+    ),
+)
 async def list_node_storage(call: Call, p: dict[str, Any]) -> list[dict[str, Any]]:
     """Storages available on this node with their usage."""
     cfg = call.svc.storage.config()
@@ -91,29 +117,45 @@ async def list_node_storage(call: Call, p: dict[str, Any]) -> list[dict[str, Any
             continue
         if want and not want & set(section.get("content") or []):
             continue
-        if not call.svc.access.check(call.authid, f"/storage/{sid}",
-                                     ["Datastore.Audit", "Datastore.AllocateSpace"], any_=True):
+        if not call.svc.access.check(
+            call.authid,
+            f"/storage/{sid}",
+            ["Datastore.Audit", "Datastore.AllocateSpace"],
+            any_=True,
+        ):
             continue
         info = await _status_of(call, sid, section)
         if p.get("format"):
             cls = call.svc.storage.instance(sid)
-            info["formats"] = {"default": cls.default_format(),
-                               "supported": sorted(cls.formats[0])}
+            info["formats"] = {"default": cls.default_format(), "supported": sorted(cls.formats[0])}
         out.append(info)
     return out
 
 
-@method("GET", "/nodes/{node}/storage/{storage}", name="diridx", permissions=SPACE_OR_AUDIT,
-        parameters={"node": NODE, "storage": STORAGE_ID}, returns=array_of(obj(subdir=STR)))
+@method(
+    "GET",
+    "/nodes/{node}/storage/{storage}",
+    name="diridx",
+    permissions=SPACE_OR_AUDIT,
+    parameters={"node": NODE, "storage": STORAGE_ID},
+    returns=array_of(obj(subdir=STR)),
+)
 async def storage_index(call: Call, p: dict[str, Any]) -> list[dict[str, str]]:
     """Directory index of one storage."""
     call.svc.storage.section(p["storage"])
     return subdirs("content", "status", "upload")
 
 
-@method("GET", "/nodes/{node}/storage/{storage}/status", name="read_status",
-        permissions=SPACE_OR_AUDIT, protected=True, proxyto="node",
-        parameters={"node": NODE, "storage": STORAGE_ID}, returns=obj(**STATUS_PROPS))
+@method(
+    "GET",
+    "/nodes/{node}/storage/{storage}/status",
+    name="read_status",
+    permissions=SPACE_OR_AUDIT,
+    protected=True,
+    proxyto="node",
+    parameters={"node": NODE, "storage": STORAGE_ID},
+    returns=obj(**STATUS_PROPS),
+)
 async def storage_status(call: Call, p: dict[str, Any]) -> dict[str, Any]:
     """Usage and state of one storage on this node."""
     sid = p["storage"]
@@ -128,40 +170,74 @@ async def storage_status(call: Call, p: dict[str, Any]) -> dict[str, Any]:
 
 
 CONTENT_ITEM = obj(
-    volid=STR, format=STR, size=INT, used=opt(INT), vmid=opt(INT), ctime=opt(INT, minimum=0),
-    parent=opt(STR), notes=opt(STR), protected=opt(BOOL), encrypted=opt(STR),
+    volid=STR,
+    format=STR,
+    size=INT,
+    used=opt(INT),
+    vmid=opt(INT),
+    ctime=opt(INT, minimum=0),
+    parent=opt(STR),
+    notes=opt(STR),
+    protected=opt(BOOL),
+    encrypted=opt(STR),
     verification=opt(obj(state=STR, upid=STR)),
 )
 
 
-@method("GET", "/nodes/{node}/storage/{storage}/content", name="index",
-        permissions=SPACE_OR_AUDIT, protected=True, proxyto="node",
-        parameters={"node": NODE, "storage": STORAGE_ID,
-                    "content": opt(STR, format="pve-storage-content"), "vmid": VMID_OPT},
-        returns=array_of(CONTENT_ITEM))
+@method(
+    "GET",
+    "/nodes/{node}/storage/{storage}/content",
+    name="index",
+    permissions=SPACE_OR_AUDIT,
+    protected=True,
+    proxyto="node",
+    parameters={
+        "node": NODE,
+        "storage": STORAGE_ID,
+        "content": opt(STR, format="pve-storage-content"),
+        "vmid": VMID_OPT,
+    },
+    returns=array_of(CONTENT_ITEM),
+)
 async def list_content(call: Call, p: dict[str, Any]) -> list[dict[str, Any]]:
     """Volumes on a storage, optionally of one content type or one guest."""
     plugin = await call.svc.storage.plugin(p["storage"])
     content = {p["content"]} if "content" in p else None
     vols = await plugin.list_volumes(content, p.get("vmid"))
-    audit_all = call.svc.access.check(call.authid, f"/storage/{p['storage']}",
-                                      ["Datastore.Allocate"])
+    audit_all = call.svc.access.check(
+        call.authid, f"/storage/{p['storage']}", ["Datastore.Allocate"]
+    )
     out = []
     for vol in vols:
         vmid = vol.get("vmid")
-        if (not audit_all and vmid and vol.get("content") in ("images", "rootdir", "backup")
-                and not call.svc.access.check(call.authid, f"/vms/{vmid}", ["VM.Audit"])):
+        if (
+            not audit_all
+            and vmid
+            and vol.get("content") in ("images", "rootdir", "backup")
+            and not call.svc.access.check(call.authid, f"/vms/{vmid}", ["VM.Audit"])
+        ):
             continue
         out.append(vol)
     return out
 
 
-@method("POST", "/nodes/{node}/storage/{storage}/content", name="create", protected=True,
-        proxyto="node", permissions=perm("/storage/{storage}", ["Datastore.AllocateSpace"]),
-        parameters={"node": NODE, "storage": STORAGE_ID, "vmid": VMID,
-                    "filename": STR, "size": {"type": "string", "pattern": "\\d+[MG]?"},
-                    "format": opt({"type": "string", "enum": FORMATS_ENUM}, requires="size")},
-        returns=STR)
+@method(
+    "POST",
+    "/nodes/{node}/storage/{storage}/content",
+    name="create",
+    protected=True,
+    proxyto="node",
+    permissions=perm("/storage/{storage}", ["Datastore.AllocateSpace"]),
+    parameters={
+        "node": NODE,
+        "storage": STORAGE_ID,
+        "vmid": VMID,
+        "filename": STR,
+        "size": {"type": "string", "pattern": "\\d+[MG]?"},
+        "format": opt({"type": "string", "enum": FORMATS_ENUM}, requires="size"),
+    },
+    returns=STR,
+)
 async def alloc_volume(call: Call, p: dict[str, Any]) -> str:
     """Allocate a disk image; ``size`` in KiB, or with an M/G suffix."""
     m = SIZE_RE.match(p["size"])
@@ -175,8 +251,11 @@ async def alloc_volume(call: Call, p: dict[str, Any]) -> str:
     fmt = p.get("format")
     dm = re.match(r"^(?:vm|base)-(\d+)-disk-\d+(?:\.(raw|qcow2|vmdk))?$", name)
     if not dm:
-        raise ParamError.one("filename", f"illegal name '{name}' - should be "
-                                         f"'vm-{vmid}-disk-N' (optionally with a format suffix)")
+        raise ParamError.one(
+            "filename",
+            f"illegal name '{name}' - should be "
+            f"'vm-{vmid}-disk-N' (optionally with a format suffix)",
+        )
     if int(dm.group(1)) != vmid:
         raise ParamError.one("filename", f"illegal name '{name}' - wrong vmid")
     if dm.group(2):
@@ -186,11 +265,14 @@ async def alloc_volume(call: Call, p: dict[str, Any]) -> str:
         name = name[: -len(dm.group(2)) - 1]
     plugin = await call.svc.storage.plugin(p["storage"])
     if "images" not in plugin.enabled_content():
-        raise ParamError.one("storage", f"storage '{p['storage']}' does not support content "
-                                        "type 'images'")
-    if not call.svc.access.check(call.authid, f"/vms/{vmid}", ["VM.Config.Disk"]) and \
-            not call.svc.access.check(call.authid, f"/storage/{p['storage']}",
-                                      ["Datastore.Allocate"]):
+        raise ParamError.one(
+            "storage", f"storage '{p['storage']}' does not support content type 'images'"
+        )
+    if not call.svc.access.check(
+        call.authid, f"/vms/{vmid}", ["VM.Config.Disk"]
+    ) and not call.svc.access.check(
+        call.authid, f"/storage/{p['storage']}", ["Datastore.Allocate"]
+    ):
         raise PyxisError(f"Permission check failed (/vms/{vmid}, VM.Config.Disk)", status=403)
     fmt = fmt or plugin.default_format()
     fname = name if fmt == "subvol" else f"{name}.{fmt}"
@@ -201,27 +283,38 @@ async def alloc_volume(call: Call, p: dict[str, Any]) -> str:
 VOLUME_PARAMS = {"node": NODE, "storage": opt(STORAGE_ID), "volume": STR}
 
 
-@method("GET", "/nodes/{node}/storage/{storage}/content/{volume}", name="info",
-        permissions=ALL_USERS, protected=True, proxyto="node", parameters=VOLUME_PARAMS,
-        returns=obj(path=STR, size=INT, used=INT, format=STR, notes=opt(STR),
-                    protected=opt(BOOL)))
+@method(
+    "GET",
+    "/nodes/{node}/storage/{storage}/content/{volume}",
+    name="info",
+    permissions=ALL_USERS,
+    protected=True,
+    proxyto="node",
+    parameters=VOLUME_PARAMS,
+    returns=obj(path=STR, size=INT, used=INT, format=STR, notes=opt(STR), protected=opt(BOOL)),
+)
 async def volume_info(call: Call, p: dict[str, Any]) -> dict[str, Any]:
     """Path, size, usage and format of one volume."""
     sid, volname = split_volume_param(p.get("storage"), p["volume"])
     call.svc.storage.check_volume_access(call.authid, sid, volname, write=False)
     plugin = await call.svc.storage.plugin(sid)
     size, fmt, used, _parent = await plugin.volume_size_info(volname)
-    out: dict[str, Any] = {"path": plugin.path(volname), "size": size, "used": used,
-                           "format": fmt}
+    out: dict[str, Any] = {"path": plugin.path(volname), "size": size, "used": used, "format": fmt}
     attrs = getattr(plugin, "attributes", None)
     if attrs is not None:
         out.update(await attrs(volname))
     return out
 
 
-@method("PUT", "/nodes/{node}/storage/{storage}/content/{volume}", name="updateattributes",
-        permissions=ALL_USERS, protected=True, proxyto="node",
-        parameters={**VOLUME_PARAMS, "notes": opt(STR), "protected": opt(BOOL)})
+@method(
+    "PUT",
+    "/nodes/{node}/storage/{storage}/content/{volume}",
+    name="updateattributes",
+    permissions=ALL_USERS,
+    protected=True,
+    proxyto="node",
+    parameters={**VOLUME_PARAMS, "notes": opt(STR), "protected": opt(BOOL)},
+)
 async def volume_update(call: Call, p: dict[str, Any]) -> None:
     """Set a volume's notes or protection flag (where the storage keeps them)."""
     sid, volname = split_volume_param(p.get("storage"), p["volume"])
@@ -233,10 +326,16 @@ async def volume_update(call: Call, p: dict[str, Any]) -> None:
     await setter(volname, {k: p[k] for k in ("notes", "protected") if k in p})
 
 
-@method("DELETE", "/nodes/{node}/storage/{storage}/content/{volume}", name="delete",
-        permissions=ALL_USERS, protected=True, proxyto="node",
-        parameters={**VOLUME_PARAMS, "delay": opt(INT, minimum=1, maximum=30)},
-        returns=opt(STR))
+@method(
+    "DELETE",
+    "/nodes/{node}/storage/{storage}/content/{volume}",
+    name="delete",
+    permissions=ALL_USERS,
+    protected=True,
+    proxyto="node",
+    parameters={**VOLUME_PARAMS, "delay": opt(INT, minimum=1, maximum=30)},
+    returns=opt(STR),
+)
 async def volume_delete(call: Call, p: dict[str, Any]) -> str:
     """Delete a volume (a task; answers with its UPID)."""
     sid, volname = split_volume_param(p.get("storage"), p["volume"])
@@ -249,8 +348,11 @@ async def volume_delete(call: Call, p: dict[str, Any]) -> str:
     if vol.vtype in ("images", "rootdir") and vol.vmid is not None:
         owner = call.svc.guest_resources()
         if any(r["vmid"] == vol.vmid for r in owner):
-            raise PyxisError(f"volume '{volid}' may be in use by VM {vol.vmid}; remove it from "
-                             "the guest configuration first", status=500)
+            raise PyxisError(
+                f"volume '{volid}' may be in use by VM {vol.vmid}; remove it from "
+                "the guest configuration first",
+                status=500,
+            )
     await plugin.volume_size_info(volname)  # fails early for a missing volume
 
     async def work(log: TaskLog) -> None:
@@ -262,20 +364,34 @@ async def volume_delete(call: Call, p: dict[str, Any]) -> str:
     return await call.svc.tasks.start("imgdel", "", call.authid, work)
 
 
-@method("POST", "/nodes/{node}/storage/{storage}/upload", name="upload", protected=True,
-        upload=True, permissions=perm("/storage/{storage}", ["Datastore.AllocateTemplate"]),
-        parameters={
-            "node": NODE, "storage": STORAGE_ID,
-            "content": {"type": "string", "format": "pve-storage-content",
-                        "enum": ["iso", "vztmpl", "import"]},
-            "filename": {"type": "string", "maxLength": 255},
-            "checksum": opt(STR, requires="checksum-algorithm"),
-            "checksum-algorithm": opt({"type": "string", "requires": "checksum",
-                                       "enum": ["md5", "sha1", "sha224", "sha256", "sha384",
-                                                "sha512"]}),
-            "tmpfilename": opt(STR, pattern="/var/tmp/pveupload-[0-9a-f]+"),
+@method(
+    "POST",
+    "/nodes/{node}/storage/{storage}/upload",
+    name="upload",
+    protected=True,
+    upload=True,
+    permissions=perm("/storage/{storage}", ["Datastore.AllocateTemplate"]),
+    parameters={
+        "node": NODE,
+        "storage": STORAGE_ID,
+        "content": {
+            "type": "string",
+            "format": "pve-storage-content",
+            "enum": ["iso", "vztmpl", "import"],
         },
-        returns=STR)
+        "filename": {"type": "string", "maxLength": 255},
+        "checksum": opt(STR, requires="checksum-algorithm"),
+        "checksum-algorithm": opt(
+            {
+                "type": "string",
+                "requires": "checksum",
+                "enum": ["md5", "sha1", "sha224", "sha256", "sha384", "sha512"],
+            }
+        ),
+        "tmpfilename": opt(STR, pattern="/var/tmp/pveupload-[0-9a-f]+"),
+    },
+    returns=STR,
+)
 async def upload(call: Call, p: dict[str, Any]) -> str:
     """Upload an ISO, container template or import file (streamed to disk)."""
     if p.get("node") != call.svc.node:
@@ -284,12 +400,16 @@ async def upload(call: Call, p: dict[str, Any]) -> str:
         raise ParamError.one("filename", "no file in upload")
     content, name = p["content"], os.path.basename(p["filename"])
     if not UPLOAD_NAME_RE.match(name) or not name.endswith(UPLOAD_EXT[content]):
-        raise ParamError.one("filename", f"invalid file name '{name}' for content '{content}' "
-                                         f"(expected {'/'.join(UPLOAD_EXT[content])})")
+        raise ParamError.one(
+            "filename",
+            f"invalid file name '{name}' for content '{content}' "
+            f"(expected {'/'.join(UPLOAD_EXT[content])})",
+        )
     plugin = await call.svc.storage.plugin(p["storage"])
     if content not in plugin.enabled_content():
-        raise ParamError.one("content", f"storage '{p['storage']}' does not allow content "
-                                        f"type '{content}'")
+        raise ParamError.one(
+            "content", f"storage '{p['storage']}' does not allow content type '{content}'"
+        )
     target = plugin.upload_path(content, name)
     parse_volname(f"{content}/{name}")
     # The server removes the temporary file once the handler returns: claim it first.

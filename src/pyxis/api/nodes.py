@@ -27,8 +27,13 @@ from pyxis.schema.registry import method
 NODE_ITEM = obj(
     node={"type": "string", "format": "pve-node"},
     status={"type": "string", "enum": ["unknown", "online", "offline"]},
-    cpu=opt(NUM), maxcpu=opt(INT), mem=opt(INT), maxmem=opt(INT), uptime=opt(INT),
-    level=opt(STR), ssl_fingerprint=opt(STR),
+    cpu=opt(NUM),
+    maxcpu=opt(INT),
+    mem=opt(INT),
+    maxmem=opt(INT),
+    uptime=opt(INT),
+    level=opt(STR),
+    ssl_fingerprint=opt(STR),
 )
 
 
@@ -37,8 +42,11 @@ async def list_nodes(call: Call, p: dict[str, Any]) -> list[dict[str, Any]]:
     """Cluster nodes with their status."""
     out = []
     for res in call.svc.node_resources():
-        item = {k: res[k] for k in ("node", "status", "cpu", "maxcpu", "mem", "maxmem", "uptime",
-                                    "level") if k in res}
+        item: dict[str, Any] = {
+            k: res[k]
+            for k in ("node", "status", "cpu", "maxcpu", "mem", "maxmem", "uptime", "level")
+            if k in res
+        }
         item["id"] = res["id"]
         item["type"] = "node"
         if "ssl_fingerprint" in res:
@@ -46,13 +54,20 @@ async def list_nodes(call: Call, p: dict[str, Any]) -> list[dict[str, Any]]:
         if call.svc.access.check(call.authid, f"/nodes/{res['node']}", ["Sys.Audit"]):
             out.append(item)
         else:
-            out.append({"node": item["node"], "status": item["status"], "id": item["id"],
-                        "type": "node"})
+            out.append(
+                {"node": item["node"], "status": item["status"], "id": item["id"], "type": "node"}
+            )
     return out
 
 
-@method("GET", "/nodes/{node}", name="index", permissions=ALL_USERS,
-        parameters={"node": NODE}, returns=dir_index())
+@method(
+    "GET",
+    "/nodes/{node}",
+    name="index",
+    permissions=ALL_USERS,
+    parameters={"node": NODE},
+    returns=dir_index(),
+)
 async def node_index(call: Call, p: dict[str, Any]) -> list[dict[str, str]]:
     """Directory index of a node."""
     return subdirs("status", "storage", "tasks", "time", "version")
@@ -76,8 +91,15 @@ STATUS_RETURNS = {
 }
 
 
-@method("GET", "/nodes/{node}/status", name="status", permissions=perm("/nodes/{node}", ["Sys.Audit"]),
-        proxyto="node", parameters={"node": NODE}, returns=STATUS_RETURNS)
+@method(
+    "GET",
+    "/nodes/{node}/status",
+    name="status",
+    permissions=perm("/nodes/{node}", ["Sys.Audit"]),
+    proxyto="node",
+    parameters={"node": NODE},
+    returns=STATUS_RETURNS,
+)
 async def node_status(call: Call, p: dict[str, Any]) -> dict[str, Any]:
     """CPU, memory, swap, root filesystem, load and kernel of the node."""
     mem = host.meminfo()
@@ -94,27 +116,49 @@ async def node_status(call: Call, p: dict[str, Any]) -> dict[str, Any]:
         "rootfs": rootfs,
         "ksm": {"shared": 0},
         "cpuinfo": host.cpuinfo(),
-        "current-kernel": {"sysname": un.sysname, "release": un.release, "version": un.version,
-                           "machine": un.machine},
+        "current-kernel": {
+            "sysname": un.sysname,
+            "release": un.release,
+            "version": un.version,
+            "machine": un.machine,
+        },
         "kversion": f"{un.sysname} {un.release} {un.version}",
         "pveversion": f"pyxis/{version_info()['version']}",
         "boot-info": {"mode": "efi" if os.path.isdir("/sys/firmware/efi") else "legacy-bios"},
     }
 
 
-@method("GET", "/nodes/{node}/version", name="version", permissions=ALL_USERS, proxyto="node",
-        parameters={"node": NODE}, returns=obj(release=STR, repoid=STR, version=STR))
+@method(
+    "GET",
+    "/nodes/{node}/version",
+    name="version",
+    permissions=ALL_USERS,
+    proxyto="node",
+    parameters={"node": NODE},
+    returns=obj(release=STR, repoid=STR, version=STR),
+)
 async def node_version(call: Call, p: dict[str, Any]) -> dict[str, str]:
     """Version of the node's API server."""
     return version_info()
 
 
-@method("GET", "/nodes/{node}/time", name="time", permissions=perm("/nodes/{node}", ["Sys.Audit"]),
-        proxyto="node", parameters={"node": NODE},
-        returns={"type": "object", "additionalProperties": 0, "properties": {
+@method(
+    "GET",
+    "/nodes/{node}/time",
+    name="time",
+    permissions=perm("/nodes/{node}", ["Sys.Audit"]),
+    proxyto="node",
+    parameters={"node": NODE},
+    returns={
+        "type": "object",
+        "additionalProperties": 0,
+        "properties": {
             "localtime": {"type": "integer", "minimum": 1297163644},
             "time": {"type": "integer", "minimum": 1297163644},
-            "timezone": STR}})
+            "timezone": STR,
+        },
+    },
+)
 async def node_time(call: Call, p: dict[str, Any]) -> dict[str, Any]:
     """Server time and time zone."""
     now = int(time.time())

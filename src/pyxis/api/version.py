@@ -21,8 +21,12 @@ VERSION_RETURNS = obj(
 
 def version_info() -> dict[str, str]:
     # Clients compare the major version to pick API behaviour: we speak the 9.1 API.
-    return {"release": pyxis.API_RELEASE, "version": f"{pyxis.API_RELEASE}.0", "repoid": REPOID,
-            "pyxis": pyxis.__version__}
+    return {
+        "release": pyxis.API_RELEASE,
+        "version": f"{pyxis.API_RELEASE}.0",
+        "repoid": REPOID,
+        "pyxis": pyxis.__version__,
+    }
 
 
 @method("GET", "/version", name="version", permissions=ALL_USERS, returns=VERSION_RETURNS)

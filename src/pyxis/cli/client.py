@@ -44,8 +44,11 @@ class _UnixConnection(http.client.HTTPConnection):
             sock.connect(self._path)
         except OSError as err:
             sock.close()
-            raise ApiError(0, f"cannot reach pyxisd at {self._path}: {err.strerror} "
-                              "(is the daemon running? see --root / PYXIS_ROOT)") from err
+            raise ApiError(
+                0,
+                f"cannot reach pyxisd at {self._path}: {err.strerror} "
+                "(is the daemon running? see --root / PYXIS_ROOT)",
+            ) from err
         self.sock = sock
 
 
@@ -66,8 +69,11 @@ class LocalClient:
             try:
                 self._node = (self.paths.run_dir / "node").read_text().strip()
             except OSError as err:
-                raise ApiError(0, f"cannot find the local node name under {self.paths.run_dir}: "
-                                  "is pyxisd running?") from err
+                raise ApiError(
+                    0,
+                    f"cannot find the local node name under {self.paths.run_dir}: "
+                    "is pyxisd running?",
+                ) from err
         return self._node
 
     def call(self, http_method: str, path: str, params: dict[str, Any] | None = None) -> Any:
@@ -106,8 +112,9 @@ class LocalClient:
         shown = 0
         while True:
             status = self.call("GET", f"/nodes/{node}/tasks/{upid}/status")
-            lines = self.call("GET", f"/nodes/{node}/tasks/{upid}/log",
-                              {"start": shown, "limit": 500})
+            lines = self.call(
+                "GET", f"/nodes/{node}/tasks/{upid}/log", {"start": shown, "limit": 500}
+            )
             for line in lines or []:
                 if echo:
                     print(line["t"], flush=True)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import sys
-from urllib.parse import quote
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from pyxis.cli.client import ApiError, LocalClient
 from pyxis.schema.registry import REGISTRY, Method
@@ -62,7 +62,8 @@ def parse_options(args: list[str], m: Method | None) -> tuple[list[str], dict[st
                 i += 1
         if sub.get("type") == "boolean":
             value = {"yes": "1", "true": "1", "on": "1", "no": "0", "false": "0", "off": "0"}.get(
-                value.lower(), value)
+                value.lower(), value
+            )
         if key in opts:
             prev = opts[key]
             opts[key] = [*prev, value] if isinstance(prev, list) else [prev, value]
@@ -172,12 +173,15 @@ def run_table(prog: str, table: dict[str, Cmd], argv: list[str]) -> int:
         m = find_method(cmd.http, _template_probe(cmd.path))
         positional, opts = parse_options(args, m)
         if len(positional) > len(cmd.positional):
-            raise UsageError(f"too many arguments: {' '.join(positional[len(cmd.positional):])}")
+            raise UsageError(f"too many arguments: {' '.join(positional[len(cmd.positional) :])}")
         if len(positional) < len(cmd.positional):
             missing = cmd.positional[len(positional) :]
             raise UsageError(f"missing argument(s): {' '.join('<' + n + '>' for n in missing)}")
-        params: dict[str, Any] = {**cmd.fixed, **opts, **dict(zip(cmd.positional, positional,
-                                                                    strict=True))}
+        params: dict[str, Any] = {
+            **cmd.fixed,
+            **opts,
+            **dict(zip(cmd.positional, positional, strict=True)),
+        }
         if cmd.stdin_password:
             params[cmd.stdin_password] = read_password()
         if "{node}" in cmd.path and "node" not in params:

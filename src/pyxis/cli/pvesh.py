@@ -14,16 +14,24 @@ from pyxis.cli.client import ApiError, LocalClient
 from pyxis.cli.common import OUTPUT_FORMATS, UsageError, find_method, parse_options, print_result
 from pyxis.errors import PyxisError
 
-VERBS = {"get": "GET", "create": "POST", "set": "PUT", "delete": "DELETE", "ls": "GET",
-         "usage": "GET"}
+VERBS = {
+    "get": "GET",
+    "create": "POST",
+    "set": "PUT",
+    "delete": "DELETE",
+    "ls": "GET",
+    "usage": "GET",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("help", "-h", "--help") or args[0] not in VERBS or len(args) < 2:
-        print("usage: pvesh get|create|set|delete|ls|usage PATH [--param value ...] "
-              "[--output-format text|json|json-pretty] [--root DIR]",
-              file=sys.stderr if args and args[0] not in ("help", "-h", "--help") else sys.stdout)
+        print(
+            "usage: pvesh get|create|set|delete|ls|usage PATH [--param value ...] "
+            "[--output-format text|json|json-pretty] [--root DIR]",
+            file=sys.stderr if args and args[0] not in ("help", "-h", "--help") else sys.stdout,
+        )
         return 0 if args and args[0] in ("help", "-h", "--help") else 2
     verb, path, rest = args[0], "/" + args[1].strip("/"), args[2:]
     http = VERBS[verb]

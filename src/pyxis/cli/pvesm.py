@@ -29,10 +29,17 @@ def _status(data: Any, fmt: str) -> None:
     for s in sorted(data, key=lambda x: x["storage"]):
         total, used = int(s.get("total", 0)), int(s.get("used", 0))
         pct = f"{100.0 * used / total:.2f}%" if total else "0.00%"
-        rows.append({"Name": s["storage"], "Type": s["type"],
-                     "Status": "active" if s.get("active") else "inactive",
-                     "Total": total // 1024, "Used": used // 1024,
-                     "Available": int(s.get("avail", 0)) // 1024, "%": pct})
+        rows.append(
+            {
+                "Name": s["storage"],
+                "Type": s["type"],
+                "Status": "active" if s.get("active") else "inactive",
+                "Total": total // 1024,
+                "Used": used // 1024,
+                "Available": int(s.get("avail", 0)) // 1024,
+                "%": pct,
+            }
+        )
     if rows:
         print_table(rows, ["Name", "Type", "Status", "Total", "Used", "Available", "%"])
 
@@ -41,9 +48,16 @@ def _list(data: Any, fmt: str) -> None:
     if fmt != "text":
         print_result(data, fmt)
         return
-    rows = [{"Volid": v["volid"], "Format": v.get("format", ""), "Type": v.get("content", ""),
-             "Size": v.get("size", 0), "VMID": v.get("vmid", "")}
-            for v in sorted(data, key=lambda x: x["volid"])]
+    rows = [
+        {
+            "Volid": v["volid"],
+            "Format": v.get("format", ""),
+            "Type": v.get("content", ""),
+            "Size": v.get("size", 0),
+            "VMID": v.get("vmid", ""),
+        }
+        for v in sorted(data, key=lambda x: x["volid"])
+    ]
     if rows:
         print_table(rows, ["Volid", "Format", "Type", "Size", "VMID"])
 
@@ -63,12 +77,23 @@ TABLE: dict[str, Cmd] = {
     "remove": Cmd("DELETE", "/storage/{storage}", ["storage"]),
     "status": Cmd("GET", "/nodes/{node}/storage", [], output=_status),
     "list": Cmd("GET", "/nodes/{node}/storage/{storage}/content", ["storage"], output=_list),
-    "alloc": Cmd("POST", "/nodes/{node}/storage/{storage}/content",
-                 ["storage", "vmid", "filename", "size"]),
-    "free": Cmd("DELETE", "/nodes/{node}/storage/{storage}/content/{volume}", ["volume"],
-                prepare=_storage_from_volume, output=_quiet_task),
-    "path": Cmd("GET", "/nodes/{node}/storage/{storage}/content/{volume}", ["volume"],
-                prepare=_storage_from_volume, output=_path),
+    "alloc": Cmd(
+        "POST", "/nodes/{node}/storage/{storage}/content", ["storage", "vmid", "filename", "size"]
+    ),
+    "free": Cmd(
+        "DELETE",
+        "/nodes/{node}/storage/{storage}/content/{volume}",
+        ["volume"],
+        prepare=_storage_from_volume,
+        output=_quiet_task,
+    ),
+    "path": Cmd(
+        "GET",
+        "/nodes/{node}/storage/{storage}/content/{volume}",
+        ["volume"],
+        prepare=_storage_from_volume,
+        output=_path,
+    ),
 }
 
 

@@ -21,27 +21,43 @@ TABLE: dict[str, Cmd] = {
     "user add": Cmd("POST", "/access/users", ["userid"]),
     "user modify": Cmd("PUT", "/access/users/{userid}", ["userid"]),
     "user delete": Cmd("DELETE", "/access/users/{userid}", ["userid"]),
-    "user list": Cmd("GET", "/access/users", [],
-                     columns=["userid", "enable", "expire", "firstname", "lastname", "email",
-                              "comment"]),
-    "user token add": Cmd("POST", "/access/users/{userid}/token/{tokenid}",
-                          ["userid", "tokenid"], output=_token_secret),
+    "user list": Cmd(
+        "GET",
+        "/access/users",
+        [],
+        columns=["userid", "enable", "expire", "firstname", "lastname", "email", "comment"],
+    ),
+    "user token add": Cmd(
+        "POST",
+        "/access/users/{userid}/token/{tokenid}",
+        ["userid", "tokenid"],
+        output=_token_secret,
+    ),
     "user token list": Cmd("GET", "/access/users/{userid}/token", ["userid"]),
-    "user token modify": Cmd("PUT", "/access/users/{userid}/token/{tokenid}",
-                             ["userid", "tokenid"]),
-    "user token remove": Cmd("DELETE", "/access/users/{userid}/token/{tokenid}",
-                             ["userid", "tokenid"]),
-    "passwd": Cmd("PUT", "/access/password", ["userid"], stdin_password="password"),
+    "user token modify": Cmd(
+        "PUT", "/access/users/{userid}/token/{tokenid}", ["userid", "tokenid"]
+    ),
+    "user token remove": Cmd(
+        "DELETE", "/access/users/{userid}/token/{tokenid}", ["userid", "tokenid"]
+    ),
+    "passwd": Cmd("PUT", "/access/password", ["userid"], stdin_password="password")  # noqa: S106,
     "acl modify": Cmd("PUT", "/access/acl", ["path"]),
     "acl delete": Cmd("PUT", "/access/acl", ["path"], fixed={"delete": 1}),
-    "acl list": Cmd("GET", "/access/acl", [], columns=["path", "type", "ugid", "roleid",
-                                                       "propagate"]),
+    "acl list": Cmd(
+        "GET", "/access/acl", [], columns=["path", "type", "ugid", "roleid", "propagate"]
+    ),
     "role list": Cmd("GET", "/access/roles", [], columns=["roleid", "privs", "special"]),
 }
 # upstream accepts "useradd"-style aliases from older releases
-TABLE.update({"useradd": TABLE["user add"], "userdel": TABLE["user delete"],
-              "usermod": TABLE["user modify"], "aclmod": TABLE["acl modify"],
-              "acldel": TABLE["acl delete"]})
+TABLE.update(
+    {
+        "useradd": TABLE["user add"],
+        "userdel": TABLE["user delete"],
+        "usermod": TABLE["user modify"],
+        "aclmod": TABLE["acl modify"],
+        "acldel": TABLE["acl delete"],
+    }
+)
 
 
 def main(argv: list[str] | None = None) -> int:

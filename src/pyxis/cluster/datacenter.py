@@ -13,10 +13,62 @@ from pyxis.schema.scalars import check_scalar
 
 S = dict[str, Any]
 
-KEYBOARDS = ["de", "de-ch", "da", "en-gb", "en-us", "es", "fi", "fr", "fr-be", "fr-ca", "fr-ch",
-             "hu", "is", "it", "ja", "lt", "mk", "nl", "no", "pl", "pt", "pt-br", "sv", "sl", "tr"]
-LANGUAGES = ["ar", "ca", "da", "de", "en", "es", "eu", "fa", "fr", "hr", "he", "it", "ja", "ka",
-             "kr", "nb", "nl", "nn", "pl", "pt_BR", "ru", "sl", "sv", "tr", "ukr", "zh_CN", "zh_TW"]
+KEYBOARDS = [
+    "de",
+    "de-ch",
+    "da",
+    "en-gb",
+    "en-us",
+    "es",
+    "fi",
+    "fr",
+    "fr-be",
+    "fr-ca",
+    "fr-ch",
+    "hu",
+    "is",
+    "it",
+    "ja",
+    "lt",
+    "mk",
+    "nl",
+    "no",
+    "pl",
+    "pt",
+    "pt-br",
+    "sv",
+    "sl",
+    "tr",
+]
+LANGUAGES = [
+    "ar",
+    "ca",
+    "da",
+    "de",
+    "en",
+    "es",
+    "eu",
+    "fa",
+    "fr",
+    "hr",
+    "he",
+    "it",
+    "ja",
+    "ka",
+    "kr",
+    "nb",
+    "nl",
+    "nn",
+    "pl",
+    "pt_BR",
+    "ru",
+    "sl",
+    "sv",
+    "tr",
+    "ukr",
+    "zh_CN",
+    "zh_TW",
+]
 
 OPTIONS: dict[str, S] = {
     "keyboard": {"type": "string", "optional": 1, "enum": KEYBOARDS},
@@ -27,8 +79,12 @@ OPTIONS: dict[str, S] = {
     "description": {"type": "string", "optional": 1, "maxLength": 65536},
     "max_workers": {"type": "integer", "optional": 1, "minimum": 1},
     "mac_prefix": {"type": "string", "optional": 1, "format": "mac-prefix", "default": "BC:24:11"},
-    "fencing": {"type": "string", "optional": 1, "enum": ["watchdog", "hardware", "both"],
-                "default": "watchdog"},
+    "fencing": {
+        "type": "string",
+        "optional": 1,
+        "enum": ["watchdog", "hardware", "both"],
+        "default": "watchdog",
+    },
     "migration_unsecure": {"type": "boolean", "optional": 1},
     "next-id": {
         "type": "string",
@@ -42,8 +98,12 @@ OPTIONS: dict[str, S] = {
         "type": "string",
         "optional": 1,
         "format": {
-            "type": {"type": "string", "default_key": 1, "enum": ["secure", "insecure"],
-                     "default": "secure"},
+            "type": {
+                "type": "string",
+                "default_key": 1,
+                "enum": ["secure", "insecure"],
+                "default": "secure",
+            },
             "network": {"type": "string", "optional": 1, "format": "CIDR"},
         },
     },
@@ -51,8 +111,12 @@ OPTIONS: dict[str, S] = {
         "type": "string",
         "optional": 1,
         "format": {
-            "shutdown_policy": {"type": "string", "optional": 1, "default": "conditional",
-                                "enum": ["freeze", "failover", "conditional", "migrate"]},
+            "shutdown_policy": {
+                "type": "string",
+                "optional": 1,
+                "default": "conditional",
+                "enum": ["freeze", "failover", "conditional", "migrate"],
+            },
         },
     },
 }

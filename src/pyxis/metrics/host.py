@@ -101,5 +101,4 @@ def fs_usage(path: str) -> dict[str, int]:
     st = os.statvfs(path)
     total = st.f_blocks * st.f_frsize
     avail = st.f_bavail * st.f_frsize
-    return {"total": total, "avail": avail, "used": total - st.f_bfree * st.f_frsize,
-            "free": avail}
+    return {"total": total, "avail": avail, "used": total - st.f_bfree * st.f_frsize, "free": avail}

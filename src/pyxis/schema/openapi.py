@@ -48,7 +48,11 @@ def to_openapi(schema: dict[str, Any]) -> dict[str, Any]:
     for key in _KEEP:
         if key in schema and not (key == "default" and typ in ("object", "array")):
             val = schema[key]
-            if key == "default" and typ in ("integer", "number") and not isinstance(val, (int, float)):
+            if (
+                key == "default"
+                and typ in ("integer", "number")
+                and not isinstance(val, (int, float))
+            ):
                 continue
             if key == "default" and typ == "string" and not isinstance(val, str):
                 continue
@@ -61,6 +65,11 @@ def to_openapi(schema: dict[str, Any]) -> dict[str, Any]:
     elif isinstance(fmt, dict):
         out["x-pve-property-string"] = sorted(fmt)
     return out
+
+
+def _operation_id(m: Method) -> str:
+    flat = m.path.strip("/").replace("/", "_").replace("{", "").replace("}", "")
+    return f"{m.http.lower()}_{flat}"
 
 
 def _operation(m: Method) -> dict[str, Any]:
@@ -76,14 +85,15 @@ def _operation(m: Method) -> dict[str, Any]:
         if name in in_path:
             params.append({"name": name, "in": "path", "required": True, "schema": schema})
         elif m.http in ("GET", "DELETE"):
-            params.append({"name": name, "in": "query", "required": not sub.get("optional"),
-                           "schema": schema})
+            params.append(
+                {"name": name, "in": "query", "required": not sub.get("optional"), "schema": schema}
+            )
         else:
             body_props[name] = schema
             if not sub.get("optional"):
                 body_req.append(name)
     op: dict[str, Any] = {
-        "operationId": f"{m.http.lower()}_{m.path.strip('/').replace('/', '_').replace('{', '').replace('}', '')}",
+        "operationId": _operation_id(m),
         "summary": m.description or m.name,
         "x-pve-name": m.name,
         "x-pve-permissions": m.permissions,
@@ -91,8 +101,11 @@ def _operation(m: Method) -> dict[str, Any]:
         "responses": {
             "200": {
                 "description": "success",
-                "content": {"application/json": {"schema": {
-                    "type": "object", "properties": {"data": to_openapi(m.returns)}}}},
+                "content": {
+                    "application/json": {
+                        "schema": {"type": "object", "properties": {"data": to_openapi(m.returns)}}
+                    }
+                },
             },
             "default": {"description": "error (status code and message as reason phrase)"},
         },
@@ -102,8 +115,13 @@ def _operation(m: Method) -> dict[str, Any]:
         if body_req:
             body["required"] = body_req
         ctype = "multipart/form-data" if m.upload else "application/x-www-form-urlencoded"
-        op["requestBody"] = {"required": bool(body_req), "content": {ctype: {"schema": body},
-                             **({} if m.upload else {"application/json": {"schema": body}})}}
+        op["requestBody"] = {
+            "required": bool(body_req),
+            "content": {
+                ctype: {"schema": body},
+                **({} if m.upload else {"application/json": {"schema": body}}),
+            },
+        }
     if m.proxyto:
         op["x-pve-proxyto"] = m.proxyto
     if m.extension:
@@ -118,11 +136,17 @@ def openapi_document() -> dict[str, Any]:
         paths.setdefault("/api2/json" + m.path, {})[m.http.lower()] = _operation(m)
     return {
         "openapi": "3.0.3",
-        "info": {"title": "Pyxis API (Proxmox VE compatible)", "version": pyxis.__version__,
-                 "x-pve-api-release": pyxis.API_RELEASE},
+        "info": {
+            "title": "Pyxis API (Proxmox VE compatible)",
+            "version": pyxis.__version__,
+            "x-pve-api-release": pyxis.API_RELEASE,
+        },
         "paths": paths,
-        "components": {"securitySchemes": {
-            "ticket": {"type": "apiKey", "in": "cookie", "name": "PVEAuthCookie"},
-            "token": {"type": "apiKey", "in": "header", "name": "Authorization"}}},
+        "components": {
+            "securitySchemes": {
+                "ticket": {"type": "apiKey", "in": "cookie", "name": "PVEAuthCookie"},
+                "token": {"type": "apiKey", "in": "header", "name": "Authorization"},
+            }
+        },
         "security": [{"ticket": []}, {"token": []}],
     }

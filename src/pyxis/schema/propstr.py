@@ -76,7 +76,9 @@ def parse(fmt: Format, text: str) -> dict[str, Any]:
         key, sep, raw = item.partition("=")
         if not sep:
             if dkey is None:
-                raise ValueError(f"value without key, but schema does not define a default key: '{item}'")
+                raise ValueError(
+                    f"value without key, but schema does not define a default key: '{item}'"
+                )
             if dkey in result:
                 raise ValueError(f"duplicate key in comma-separated list property: {dkey}")
             key, raw = dkey, item

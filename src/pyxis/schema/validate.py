@@ -16,6 +16,9 @@ from pyxis.errors import ParamError
 from pyxis.schema.scalars import check_scalar
 
 Schema = dict[str, Any]
+NOT_IN_SCHEMA = (
+    "property is not defined in schema and the schema does not allow additional properties"
+)
 INDEXED_RE = re.compile(r"^([a-z][a-z_-]*?)(\d+)$")
 
 
@@ -66,7 +69,7 @@ def validate_params(parameters: Schema, raw: dict[str, Any]) -> dict[str, Any]:
             if allow_extra:
                 out[key] = value
             else:
-                errors[key] = "property is not defined in schema and the schema does not allow additional properties"
+                errors[key] = NOT_IN_SCHEMA
             continue
         if "alias" in sub and "type" not in sub:
             sub = props[sub["alias"]]

@@ -54,7 +54,8 @@ class ApiApp:
 
     async def _api(self, scope: Scope, receive: Any, send: Any) -> None:
         fmt = "json"
-        status, body, headers = 200, b"", []
+        status, body = 200, b""
+        headers: list[tuple[bytes, bytes]] = []
         try:
             raw = scope.get("raw_path") or scope["path"].encode()
             rest = raw.decode("latin-1").split("?", 1)[0][len("/api2/") :]
@@ -140,7 +141,7 @@ class ApiApp:
             cookie = SimpleCookie()
             try:
                 cookie.load(hdrs["cookie"])
-            except Exception:  # noqa: BLE001 - a malformed cookie is just absent
+            except Exception:
                 cookie = SimpleCookie()
             if "PVEAuthCookie" in cookie:
                 ticket = unquote(cookie["PVEAuthCookie"].value)

@@ -96,7 +96,11 @@ class _Collector:
 
 
 async def receive_upload(
-    svc: Services, scope: dict[str, Any], receive: Any, pathparams: dict[str, str], hdrs: dict[str, str]
+    svc: Services,
+    scope: dict[str, Any],
+    receive: Any,
+    pathparams: dict[str, str],
+    hdrs: dict[str, str],
 ) -> tuple[dict[str, Any], Upload | None]:
     ctype, opts = parse_options_header(hdrs.get("content-type", ""))
     if ctype != b"multipart/form-data" or b"boundary" not in opts:

@@ -26,8 +26,9 @@ FLAG_KEYS = frozenset({"disable"})
 LOCAL_CONTENT = {"iso", "vztmpl", "backup", "images", "rootdir", "snippets", "import"}
 
 
-def parse_storage_cfg(text: str, *, strict: bool = True,
-                      warnings: list[str] | None = None) -> SectionConfig:
+def parse_storage_cfg(
+    text: str, *, strict: bool = True, warnings: list[str] | None = None
+) -> SectionConfig:
     """Parse and type storage.cfg.
 
     With ``strict`` an invalid section raises ValueError.  Otherwise invalid keys
@@ -58,8 +59,9 @@ def _typed_section(sid: str, data: dict[str, Any]) -> dict[str, Any]:
         raise ParamError.one("storage", f"invalid storage ID '{sid}'")
     stype = str(data["type"])
     cls = plugin_class(stype)
-    opts = cls.check_config({k: v for k, v in data.items() if k != "type"},
-                            create=True, skip_required=True)
+    opts = cls.check_config(
+        {k: v for k, v in data.items() if k != "type"}, create=True, skip_required=True
+    )
     return _with_defaults(stype, opts)
 
 
@@ -123,8 +125,9 @@ def create_storage(cfg: SectionConfig, params: dict[str, Any]) -> dict[str, Any]
     if not STORAGE_ID_RE.match(storeid):
         raise ParamError.one("storage", f"invalid storage ID '{storeid}'")
     cls = plugin_class(str(params.get("type", "")))
-    opts = cls.check_config({k: v for k, v in params.items() if k not in ("storage", "type")},
-                            create=True)
+    opts = cls.check_config(
+        {k: v for k, v in params.items() if k not in ("storage", "type")}, create=True
+    )
     if storeid in cfg.ids:
         raise Conflict(f"storage ID '{storeid}' already defined")
     section = _with_defaults(cls.type, opts)

@@ -40,18 +40,26 @@ BASE_PROPERTIES: dict[str, Schema] = {
     "shared": {"type": "boolean", "optional": 1},
     "prune-backups": {"type": "string", "format": "prune-backups", "optional": 1},
     "max-protected-backups": {
-        "type": "integer", "minimum": -1, "optional": 1,
+        "type": "integer",
+        "minimum": -1,
+        "optional": 1,
         "default": "Unlimited for users with Datastore.Allocate privilege, 5 for other users",
     },
     "format": {"type": "string", "enum": ["raw", "qcow2", "subvol", "vmdk"], "optional": 1},
-    "preallocation": {"type": "string", "enum": ["off", "metadata", "falloc", "full"],
-                      "default": "metadata", "optional": 1},
+    "preallocation": {
+        "type": "string",
+        "enum": ["off", "metadata", "falloc", "full"],
+        "default": "metadata",
+        "optional": 1,
+    },
     "content-dirs": {"type": "string", "format": "pve-dir-override-list", "optional": 1},
     "bwlimit": {
         "type": "string",
         "optional": 1,
-        "format": {k: {"type": "number", "minimum": 0, "optional": 1}
-                   for k in ("clone", "default", "migration", "move", "restore")},
+        "format": {
+            k: {"type": "number", "minimum": 0, "optional": 1}
+            for k in ("clone", "default", "migration", "move", "restore")
+        },
     },
 }
 
@@ -99,14 +107,16 @@ class StoragePlugin:
         return {**BASE_PROPERTIES, **cls.properties}
 
     @classmethod
-    def has_feature(cls, feature: str, fmt: str | None, *, snap: bool = False,
-                    base: bool = False) -> bool:
+    def has_feature(
+        cls, feature: str, fmt: str | None, *, snap: bool = False, base: bool = False
+    ) -> bool:
         state = "snap" if snap else "base" if base else "current"
         return fmt is not None and fmt in cls.features.get(feature, {}).get(state, set())
 
     @classmethod
-    def check_config(cls, scfg: dict[str, Any], create: bool, *,
-                     skip_required: bool = False) -> dict[str, Any]:
+    def check_config(
+        cls, scfg: dict[str, Any], create: bool, *, skip_required: bool = False
+    ) -> dict[str, Any]:
         """Validate one section (without ``type``) and return it normalised.
 
         ``create`` allows fixed options and (unless ``skip_required``, used when
@@ -193,16 +203,19 @@ class StoragePlugin:
         """``{"total", "used", "avail", "active"}`` in bytes (active 0/1)."""
         raise self._unsupported("status")
 
-    async def list_volumes(self, content: set[str] | None = None, vmid: int | None = None,
-                           *, ct_ids: set[int] | frozenset[int] = frozenset()
-                           ) -> list[dict[str, Any]]:
+    async def list_volumes(
+        self,
+        content: set[str] | None = None,
+        vmid: int | None = None,
+        *,
+        ct_ids: set[int] | frozenset[int] = frozenset(),
+    ) -> list[dict[str, Any]]:
         """Volumes as content-listing dicts (volid, format, size, used, vmid, ctime,
         content, parent?).  ``ct_ids`` names container guests so their disks list as
         ``rootdir`` rather than ``images``."""
         raise self._unsupported("listing volumes")
 
-    async def alloc_image(self, vmid: int, fmt: str | None, name: str | None,
-                          size_kib: int) -> str:
+    async def alloc_image(self, vmid: int, fmt: str | None, name: str | None, size_kib: int) -> str:
         """Create a disk of ``size_kib`` KiB; return its volname."""
         raise self._unsupported("allocating images")
 
@@ -237,8 +250,9 @@ class StoragePlugin:
         """Turn a disk into a read-only template base; return the new volname."""
         raise self._unsupported("template creation")
 
-    async def copy_image(self, volname: str, vmid: int, fmt: str | None = None,
-                         snap: str | None = None) -> str:
+    async def copy_image(
+        self, volname: str, vmid: int, fmt: str | None = None, snap: str | None = None
+    ) -> str:
         """Full, independent copy of a volume for ``vmid``; return the new volname."""
         raise self._unsupported("full clone")
 
@@ -280,8 +294,7 @@ async def check_image_safe(path: Path, fmt: str) -> None:
     if info.get("backing-filename"):
         raise PyxisError(f"image '{path.name}' has a backing file - refusing it")
     extents = info.get("format-specific", {}).get("data", {}).get("extents", [])
-    if any(os.path.realpath(e.get("filename", "")) != os.path.realpath(path)
-           for e in extents):
+    if any(os.path.realpath(e.get("filename", "")) != os.path.realpath(path) for e in extents):
         raise PyxisError(f"image '{path.name}' references external extents - refusing it")
 
 
@@ -297,8 +310,18 @@ async def send_sized(path: Path, dest: Path, size: int) -> None:
     try:
         os.write(fd, SIZE_HEADER.pack(size))
         # Our fd stays open so a FIFO reader never sees EOF between header and data.
-        await run(["dd", f"if={path}", f"of={dest}", "bs=4M", "oflag=append",
-                   "conv=notrunc", "status=none"], timeout=None)
+        await run(
+            [
+                "dd",
+                f"if={path}",
+                f"of={dest}",
+                "bs=4M",
+                "oflag=append",
+                "conv=notrunc",
+                "status=none",
+            ],
+            timeout=None,
+        )
     finally:
         os.close(fd)
 
@@ -323,8 +346,9 @@ class SizedStream:
         (self.size,) = SIZE_HEADER.unpack(header)
         return self
 
-    async def __aexit__(self, typ: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, typ: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         os.close(self._fd)
 
     async def copy_to(self, target: Path) -> None:
@@ -333,8 +357,19 @@ class SizedStream:
         fifo = stat.S_ISFIFO(os.fstat(self._fd).st_mode)
         skip = [] if fifo else ["iflag=skip_bytes", "skip=8"]
         # LC_ALL=C: the byte count below is parsed from dd's (translated) summary.
-        res = await run(["env", "LC_ALL=C", "dd", f"if={self.src}", f"of={target}", "bs=4M", *skip,
-                         "conv=sparse,notrunc"], timeout=None)
+        res = await run(
+            [
+                "env",
+                "LC_ALL=C",
+                "dd",
+                f"if={self.src}",
+                f"of={target}",
+                "bs=4M",
+                *skip,
+                "conv=sparse,notrunc",
+            ],
+            timeout=None,
+        )
         # Sparse writes leave the file short of trailing zeros, so count what dd read.
         m = DD_BYTES_RE.search(res.stderr)
         if m is None or int(m.group(1)) != self.size:

@@ -105,8 +105,12 @@ def update_schema() -> dict[str, Schema]:
         if all(cls.options[key].get("fixed") for cls in types):
             continue
         out[key] = {**schema, "optional": 1}
-    out["delete"] = {"type": "string", "format": "pve-configid-list", "maxLength": 4096,
-                     "optional": 1}
+    out["delete"] = {
+        "type": "string",
+        "format": "pve-configid-list",
+        "maxLength": 4096,
+        "optional": 1,
+    }
     out["digest"] = {"type": "string", "maxLength": 64, "optional": 1}
     return out
 

@@ -54,9 +54,12 @@ class StorageService:
         raw = entry.data if entry else b""
         cfg = parse_storage_cfg(raw.decode(), strict=False)
         result = change(cfg)
-        await self.svc.store.write(STORAGE_CFG, render_storage_cfg(cfg).encode(),
-                                   expect_digest=digest(raw) if entry else None,
-                                   writer=self.svc.node)
+        await self.svc.store.write(
+            STORAGE_CFG,
+            render_storage_cfg(cfg).encode(),
+            expect_digest=digest(raw) if entry else None,
+            writer=self.svc.node,
+        )
         return result
 
     def section(self, storeid: str) -> dict[str, Any]:
@@ -80,8 +83,9 @@ class StorageService:
         if section.get("disable"):
             raise PyxisError(f"storage '{storeid}' is disabled", status=500)
         if not self.enabled_here(section):
-            raise PyxisError(f"storage '{storeid}' is not available on node '{self.svc.node}'",
-                             status=500)
+            raise PyxisError(
+                f"storage '{storeid}' is not available on node '{self.svc.node}'", status=500
+            )
         plugin = self.instance(storeid)
         await plugin.activate()
         return plugin
@@ -104,10 +108,14 @@ class StorageService:
             if not self.enabled_here(section):
                 continue
             res: dict[str, Any] = {
-                "id": f"storage/{self.svc.node}/{sid}", "type": "storage", "storage": sid,
-                "node": self.svc.node, "plugintype": section["type"],
+                "id": f"storage/{self.svc.node}/{sid}",
+                "type": "storage",
+                "storage": sid,
+                "node": self.svc.node,
+                "plugintype": section["type"],
                 "content": ",".join(sorted(section.get("content") or [])),
-                "shared": int(bool(section.get("shared"))), "status": "unknown",
+                "shared": int(bool(section.get("shared"))),
+                "status": "unknown",
             }
             try:
                 st = await self.instance(sid).status()
@@ -117,8 +125,9 @@ class StorageService:
             out.append(res)
         return out
 
-    def check_volume_access(self, authid: str, storeid: str, volname: str, *,
-                            write: bool) -> Volume:
+    def check_volume_access(
+        self, authid: str, storeid: str, volname: str, *, write: bool
+    ) -> Volume:
         """Raise PermissionDenied unless ``authid`` may read (or change) the volume."""
         access = self.svc.access
         vol = parse_volname(volname)
@@ -126,8 +135,11 @@ class StorageService:
         if access.check(authid, spath, ["Datastore.Allocate"]):
             return vol
         if vol.vtype in ("iso", "vztmpl", "import", "snippets"):
-            need = ["Datastore.AllocateTemplate"] if write else \
-                ["Datastore.AllocateSpace", "Datastore.Audit"]
+            need = (
+                ["Datastore.AllocateTemplate"]
+                if write
+                else ["Datastore.AllocateSpace", "Datastore.Audit"]
+            )
             if access.check(authid, spath, need, any_=True):
                 return vol
         elif vol.vmid is not None and access.check(authid, spath, ["Datastore.AllocateSpace"]):

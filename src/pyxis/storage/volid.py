@@ -26,17 +26,17 @@ MAX_VOLUMES_PER_GUEST = 1024
 # File names: no leading dot (hides '.', '..' and dot files), no separators.
 _NAME = r"[A-Za-z0-9_+=\-][A-Za-z0-9_.+=\- ]*"
 _VMID = r"[1-9][0-9]*"
-IMAGE_NAME_RE = re.compile(rf"^(?P<name>(?P<base>base-)?[A-Za-z0-9_+=\-][A-Za-z0-9_.+=\-]*"
-                           rf"\.(?P<fmt>{'|'.join(IMAGE_FORMATS)}))$")
+IMAGE_NAME_RE = re.compile(
+    rf"^(?P<name>(?P<base>base-)?[A-Za-z0-9_+=\-][A-Za-z0-9_.+=\-]*"
+    rf"\.(?P<fmt>{'|'.join(IMAGE_FORMATS)}))$"
+)
 IMAGE_RE = re.compile(rf"^(?P<vmid>{_VMID})/(?P<name>[^/]+)$")
 LINKED_RE = re.compile(
     rf"^(?P<basevmid>{_VMID})/(?P<basename>[^/]+)/(?P<vmid>{_VMID})/(?P<name>[^/]+)$"
 )
 ISO_RE = re.compile(rf"^iso/(?P<name>{_NAME}\.(?:iso|img))$", re.IGNORECASE)
 VZTMPL_RE = re.compile(rf"^vztmpl/(?P<name>{_NAME}\.tar\.(?P<comp>gz|xz|zst|bz2))$")
-BACKUP_RE = re.compile(
-    rf"^backup/(?P<name>{_NAME}\.(?:tgz|(?:tar|vma)(?:\.(?:gz|lzo|zst))?))$"
-)
+BACKUP_RE = re.compile(rf"^backup/(?P<name>{_NAME}\.(?:tgz|(?:tar|vma)(?:\.(?:gz|lzo|zst))?))$")
 BACKUP_OWNER_RE = re.compile(r"^vzdump-(?:openvz|lxc|qemu)-(?P<vmid>[1-9][0-9]*)-.+")
 SNIPPET_RE = re.compile(rf"^snippets/(?P<name>{_NAME})$")
 OVA_MEMBER_RE = re.compile(
@@ -44,8 +44,11 @@ OVA_MEMBER_RE = re.compile(
 )
 IMPORT_RE = re.compile(rf"^import/(?P<name>{_NAME}\.(?P<fmt>ova|ovf|qcow2|raw|vmdk))$")
 ROOTDIR_RE = re.compile(rf"^rootdir/(?P<vmid>{_VMID})$")
-UPLOAD_EXT = {"iso": (".iso", ".img"), "vztmpl": (".tar.gz", ".tar.xz", ".tar.zst"),
-              "import": (".ova", ".ovf", ".qcow2", ".raw", ".vmdk")}
+UPLOAD_EXT = {
+    "iso": (".iso", ".img"),
+    "vztmpl": (".tar.gz", ".tar.xz", ".tar.zst"),
+    "import": (".ova", ".ovf", ".qcow2", ".raw", ".vmdk"),
+}
 # Uploaded names are stricter than what we list: no spaces, nothing shell-unfriendly.
 UPLOAD_NAME_RE = re.compile(r"^[A-Za-z0-9_\-][A-Za-z0-9_.\-]*$")
 BACKUP_EXT_RE = re.compile(r"\.(tgz|(?:tar|vma)(?:\.(?:gz|lzo|zst))?)$")
@@ -119,8 +122,15 @@ def parse_volname(volname: str, param: str = "volume") -> Volume:
     if m := LINKED_RE.match(volname):
         parse_image_name(m.group("basename"), param)
         fmt, is_base = parse_image_name(m.group("name"), param)
-        return Volume("images", m.group("name"), int(m.group("vmid")), m.group("basename"),
-                      int(m.group("basevmid")), is_base, fmt)
+        return Volume(
+            "images",
+            m.group("name"),
+            int(m.group("vmid")),
+            m.group("basename"),
+            int(m.group("basevmid")),
+            is_base,
+            fmt,
+        )
     if m := IMAGE_RE.match(volname):
         fmt, is_base = parse_image_name(m.group("name"), param)
         return Volume("images", m.group("name"), int(m.group("vmid")), None, None, is_base, fmt)
@@ -175,8 +185,9 @@ def check_upload_name(content: str, filename: str, param: str = "filename") -> s
     if not UPLOAD_NAME_RE.match(filename) or len(filename) > 255:
         raise _bad(param, f"invalid file name '{filename}'")
     if not filename.lower().endswith(exts):
-        raise _bad(param, f"wrong file extension for '{content}' "
-                   f"(expected one of {', '.join(exts)})")
+        raise _bad(
+            param, f"wrong file extension for '{content}' (expected one of {', '.join(exts)})"
+        )
     return filename
 
 

@@ -127,8 +127,9 @@ class LocalStore(ConfigStore):
         """Open (creating if needed) the store at ``db_path`` and load it into memory."""
         db_path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            conn = sqlite3.connect(db_path, isolation_level=None, timeout=0.5,
-                                   check_same_thread=False)
+            conn = sqlite3.connect(
+                db_path, isolation_level=None, timeout=0.5, check_same_thread=False
+            )
         except sqlite3.Error as err:
             raise StoreError(f"cannot open config store '{db_path}': {err}") from err
         try:
@@ -198,8 +199,15 @@ class LocalStore(ConfigStore):
         return cur[0] if cur and cur[1] > time.time() else None
 
     # --- mutations -------------------------------------------------------------
-    async def write(self, path: str, data: bytes, *, expect_digest: str | None = None,
-                    expect_version: int | None = None, writer: str = "") -> Entry:
+    async def write(
+        self,
+        path: str,
+        data: bytes,
+        *,
+        expect_digest: str | None = None,
+        expect_version: int | None = None,
+        writer: str = "",
+    ) -> Entry:
         # A missing file compares as empty content / version 0: upstream parsers report
         # sha1("") as the digest of an absent config, so that digest may create it.
         check_path(path)
@@ -396,5 +404,6 @@ class LocalStore(ConfigStore):
         ]
         problems = [msg for ok, msg in checks if not ok]
         if problems:
-            raise StoreError(f"config store '{self.db_path}' integrity check failed: "
-                             + "; ".join(problems))
+            raise StoreError(
+                f"config store '{self.db_path}' integrity check failed: " + "; ".join(problems)
+            )

@@ -146,4 +146,3 @@ def version_json(store: ConfigStore) -> dict[str, Any]:
         if entry is not None:
             out[path] = entry.version
     return out
-

@@ -37,7 +37,9 @@ async def _real_runner(argv: list[str], timeout: float | None, stdin: bytes | No
         proc.kill()
         await proc.wait()
         raise
-    return Result(argv, proc.returncode or 0, out.decode(errors="replace"), err.decode(errors="replace"))
+    return Result(
+        argv, proc.returncode or 0, out.decode(errors="replace"), err.decode(errors="replace")
+    )
 
 
 _runner: Runner = _real_runner
@@ -50,7 +52,11 @@ def set_runner(runner: Runner | None) -> None:
 
 
 async def run(
-    argv: Sequence[str], *, timeout: float | None = 600, stdin: bytes | None = None, check: bool = True
+    argv: Sequence[str],
+    *,
+    timeout: float | None = 600,
+    stdin: bytes | None = None,
+    check: bool = True,
 ) -> Result:
     """Run ``argv``; with ``check`` raise ``CommandError`` on a non-zero exit."""
     args = [str(a) for a in argv]

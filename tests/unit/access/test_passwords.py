@@ -11,8 +11,11 @@ from pyxis.access import passwords
 needs_crypt = pytest.mark.skipif(passwords._crypt is None, reason="no crypt module")
 
 # published SHA-crypt test vector
-VECTOR = ("Hello world!", "$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68"
-          "u4OTLiBFdcbYEdFCoEOfaS35inz1")
+VECTOR = (
+    "Hello world!",
+    "$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68"
+    "u4OTLiBFdcbYEdFCoEOfaS35inz1",
+)
 
 
 @needs_crypt

@@ -82,22 +82,33 @@ MATRIX = [
     ("group NoAccess for other members", "bob@pve", "/vms/103", NOTHING),
     ("propagate=0 applies on its path", "alice@pve", "/nodes", role("PVESysAdmin")),
     ("propagate=0 stops below", "alice@pve", "/nodes/n1", NOTHING),
-    ("deeper group grant replaces user grant", "alice@pve", "/storage/local",
-     role("PVEDatastoreUser")),
+    (
+        "deeper group grant replaces user grant",
+        "alice@pve",
+        "/storage/local",
+        role("PVEDatastoreUser"),
+    ),
     ("user grant on sibling storage", "alice@pve", "/storage/nfs", role("PVEDatastoreAdmin")),
     ("disabled user", "carol@pve", "/", NOTHING),
     ("expired user", "dave@pve", "/vms/100", NOTHING),
     ("unknown user", "zed@pve", "/", NOTHING),
-    ("pool grants reach member VMs", "erin@pve", "/vms/101",
-     role("PVEVMAdmin", "PVEDatastoreUser")),
-    ("pool grants reach member storage", "erin@pve", "/storage/local",
-     role("PVEVMAdmin", "PVEDatastoreUser")),
+    (
+        "pool grants reach member VMs",
+        "erin@pve",
+        "/vms/101",
+        role("PVEVMAdmin", "PVEDatastoreUser"),
+    ),
+    (
+        "pool grants reach member storage",
+        "erin@pve",
+        "/storage/local",
+        role("PVEVMAdmin", "PVEDatastoreUser"),
+    ),
     ("no pool grant outside the pool", "erin@pve", "/vms/102", NOTHING),
     ("privsep token: intersection", "alice@pve!sep", "/vms/100", role("PVEVMUser")),
     ("privsep token: nothing without own ACL", "alice@pve!sep", "/storage/nfs", NOTHING),
     ("privsep token: user NoAccess still wins", "alice@pve!sep", "/vms/102", NOTHING),
-    ("full token: user's privileges", "alice@pve!full", "/storage/nfs",
-     role("PVEDatastoreAdmin")),
+    ("full token: user's privileges", "alice@pve!full", "/storage/nfs", role("PVEDatastoreAdmin")),
     ("expired token", "alice@pve!old", "/vms/100", NOTHING),
     ("unknown token", "alice@pve!nope", "/vms/100", NOTHING),
     ("root's privsep token is limited", "root@pam!auto", "/vms/100", role("PVEAuditor")),
@@ -106,8 +117,9 @@ MATRIX = [
 ]
 
 
-@pytest.mark.parametrize(("description", "authid", "path", "expected"), MATRIX,
-                         ids=[row[0] for row in MATRIX])
+@pytest.mark.parametrize(
+    ("description", "authid", "path", "expected"), MATRIX, ids=[row[0] for row in MATRIX]
+)
 def test_privilege_matrix(
     perms: Permissions, description: str, authid: str, path: str, expected: frozenset[str]
 ) -> None:
@@ -130,13 +142,26 @@ def test_expiry_follows_the_clock() -> None:
 
 
 VMPOWER = {"check": ["perm", "/vms/{vmid}", ["VM.PowerMgmt"]]}
-CLONE = {"check": ["and", ["perm", "/vms/{vmid}", ["VM.Clone"]],
-                   ["or", ["perm", "/vms/{newid}", ["VM.Allocate"]],
-                    ["perm", "/pool/{pool}", ["VM.Allocate"], "require_param", "pool"]]]}
+CLONE = {
+    "check": [
+        "and",
+        ["perm", "/vms/{vmid}", ["VM.Clone"]],
+        [
+            "or",
+            ["perm", "/vms/{newid}", ["VM.Allocate"]],
+            ["perm", "/pool/{pool}", ["VM.Allocate"], "require_param", "pool"],
+        ],
+    ]
+}
 ANY = {"check": ["perm", "/vms/{vmid}", ["VM.Allocate", "VM.Audit"], "any", 1]}
 SELF_OR_GROUP = {"check": ["or", ["userid-param", "self"], ["userid-group", ["User.Modify"]]]}
-REALM_AND_GROUP = {"check": ["and", ["userid-param", "Realm.AllocateUser"],
-                             ["userid-group", ["User.Modify"], "groups_param", "create"]]}
+REALM_AND_GROUP = {
+    "check": [
+        "and",
+        ["userid-param", "Realm.AllocateUser"],
+        ["userid-group", ["User.Modify"], "groups_param", "create"],
+    ]
+}
 UPDATE_USER = {"check": ["userid-group", ["User.Modify"], "groups_param", "update"]}
 ACL_MODIFY = {"check": ["perm-modify", "{path}"]}
 
@@ -144,8 +169,13 @@ EVALUATIONS: list[tuple[str, dict[str, Any] | None, str | None, dict[str, Any], 
     ("world admits anonymous", {"user": "world"}, None, {}, True),
     ("all needs a login", {"user": "all"}, None, {}, False),
     ("all admits any user", {"user": "all"}, "zed@pve", {}, True),
-    ("all wins over check", {"user": "all", "check": ["perm", "/", ["Sys.Audit"]]},
-     "alice@pve", {}, True),
+    (
+        "all wins over check",
+        {"user": "all", "check": ["perm", "/", ["Sys.Audit"]]},
+        "alice@pve",
+        {},
+        True,
+    ),
     ("no declaration: root only", None, "root@pam", {}, True),
     ("no declaration: others denied", None, "alice@pve", {}, False),
     ("root passes any check", VMPOWER, "root@pam", {"vmid": 999}, True),
@@ -153,38 +183,62 @@ EVALUATIONS: list[tuple[str, dict[str, Any] | None, str | None, dict[str, Any], 
     ("path from string param", VMPOWER, "alice@pve", {"vmid": "102"}, False),
     ("missing path param", VMPOWER, "alice@pve", {}, False),
     ("any of", ANY, "alice@pve", {"vmid": 100}, True),
-    ("clone into own pool", CLONE, "erin@pve", {"vmid": 100, "newid": 300, "pool": "dev"},
-     True),
+    ("clone into own pool", CLONE, "erin@pve", {"vmid": 100, "newid": 300, "pool": "dev"}, True),
     ("clone without pool", CLONE, "erin@pve", {"vmid": 100, "newid": 300}, False),
     ("clone lacking VM.Clone", CLONE, "alice@pve", {"vmid": 100, "newid": 300}, False),
     ("self", SELF_OR_GROUP, "alice@pve", {"userid": "alice@pve"}, True),
     ("token is not self", SELF_OR_GROUP, "alice@pve!full", {"userid": "alice@pve"}, False),
     ("group admin manages member", SELF_OR_GROUP, "gina@pve", {"userid": "erin@pve"}, True),
     ("group admin not for others", SELF_OR_GROUP, "gina@pve", {"userid": "bob@pve"}, False),
-    ("create into managed group", REALM_AND_GROUP, "gina@pve",
-     {"userid": "new@pve", "groups": "dev"}, True),
+    (
+        "create into managed group",
+        REALM_AND_GROUP,
+        "gina@pve",
+        {"userid": "new@pve", "groups": "dev"},
+        True,
+    ),
     ("create without groups", REALM_AND_GROUP, "gina@pve", {"userid": "new@pve"}, False),
-    ("create into foreign group", REALM_AND_GROUP, "gina@pve",
-     {"userid": "new@pve", "groups": "dev,ops"}, False),
-    ("create in other realm", REALM_AND_GROUP, "gina@pve",
-     {"userid": "new@ldap", "groups": "dev"}, False),
+    (
+        "create into foreign group",
+        REALM_AND_GROUP,
+        "gina@pve",
+        {"userid": "new@pve", "groups": "dev,ops"},
+        False,
+    ),
+    (
+        "create in other realm",
+        REALM_AND_GROUP,
+        "gina@pve",
+        {"userid": "new@ldap", "groups": "dev"},
+        False,
+    ),
     ("update member keeping groups", UPDATE_USER, "gina@pve", {"userid": "erin@pve"}, True),
-    ("update member into foreign group", UPDATE_USER, "gina@pve",
-     {"userid": "erin@pve", "groups": "ops"}, False),
-    ("perm-modify needs Permissions.Modify", ACL_MODIFY, "alice@pve", {"path": "/vms/100"},
-     False),
-    ("perm-modify with VM.Allocate below /vms", ACL_MODIFY, "erin@pve", {"path": "/vms/100"},
-     True),
+    (
+        "update member into foreign group",
+        UPDATE_USER,
+        "gina@pve",
+        {"userid": "erin@pve", "groups": "ops"},
+        False,
+    ),
+    ("perm-modify needs Permissions.Modify", ACL_MODIFY, "alice@pve", {"path": "/vms/100"}, False),
+    ("perm-modify with VM.Allocate below /vms", ACL_MODIFY, "erin@pve", {"path": "/vms/100"}, True),
     ("perm-modify with Permissions.Modify", ACL_MODIFY, "hank@pve", {"path": "/vms/200"}, True),
     ("perm-modify on /", ACL_MODIFY, "erin@pve", {"path": "/"}, False),
 ]
 
 
-@pytest.mark.parametrize(("description", "perm", "authid", "params", "expected"), EVALUATIONS,
-                         ids=[row[0] for row in EVALUATIONS])
+@pytest.mark.parametrize(
+    ("description", "perm", "authid", "params", "expected"),
+    EVALUATIONS,
+    ids=[row[0] for row in EVALUATIONS],
+)
 def test_evaluate(
-    perms: Permissions, description: str, perm: dict[str, Any] | None, authid: str | None,
-    params: dict[str, Any], expected: bool,
+    perms: Permissions,
+    description: str,
+    perm: dict[str, Any] | None,
+    authid: str | None,
+    params: dict[str, Any],
+    expected: bool,
 ) -> None:
     assert perms.evaluate(perm, authid, params) is expected
 

@@ -57,7 +57,7 @@ def test_ticket_age_window(signer: TicketSigner, offset: int, ok: bool) -> None:
 
 
 def _flip(text: str, index: int) -> str:
-    return text[:index] + ("A" if text[index] != "A" else "B") + text[index + 1:]
+    return text[:index] + ("A" if text[index] != "A" else "B") + text[index + 1 :]
 
 
 @pytest.mark.parametrize(
@@ -113,8 +113,9 @@ def test_tfa_half_ticket(signer: TicketSigner) -> None:
         with pytest.raises(AuthError):
             signer.verify_ticket(half, NOW + 30, aad=aad)
     with pytest.raises(AuthError):
-        signer.verify_tfa_ticket(signer.create_ticket("joe@pve", NOW, aad="joe@pve"),
-                                 "joe@pve", NOW)
+        signer.verify_tfa_ticket(
+            signer.create_ticket("joe@pve", NOW, aad="joe@pve"), "joe@pve", NOW
+        )
 
 
 def test_create_without_private_key(signer: TicketSigner) -> None:

@@ -42,8 +42,13 @@ def test_parsed_content() -> None:
     cfg = usercfg.parse_user_cfg(CANONICAL)
     alice = cfg.users["alice@pve"]
     assert alice == User(
-        enable=True, expire=0, firstname="Alice", lastname="Müller", email="alice@example.com",
-        comment="ops: on call", keys="x",
+        enable=True,
+        expire=0,
+        firstname="Alice",
+        lastname="Müller",
+        email="alice@example.com",
+        comment="ops: on call",
+        keys="x",
         tokens={"ci": Token(1893456000, True, "pipeline token"), "full": Token(0, False, "")},
     )
     assert cfg.users["bob@pve"].enable is False
@@ -63,7 +68,8 @@ def test_parsed_content() -> None:
     )
     assert cfg.acls["/pool/dev"].tokens == {"alice@pve!ci": {"PVEVMAdmin": True}}
     assert cfg.acls["/storage/local"].users["bob@pve"] == {
-        "Backup-Operator": True, "PVEDatastoreUser": True,
+        "Backup-Operator": True,
+        "PVEDatastoreUser": True,
     }
 
 
@@ -97,8 +103,17 @@ def test_lenient_parse_warns_and_drops() -> None:
     assert cfg.pools["a"].vms == {100}
     assert cfg.pools["b"].vms == set()  # a VM belongs to one pool only
     text = "\n".join(cfg.warnings)
-    for needle in ("ghost@pve", "NoSuchRole", "alice@pve!nosuch", "bad path!", "PVEAdmin",
-                   "VM.Monitor", "already belongs", "abc", "frobnicate"):
+    for needle in (
+        "ghost@pve",
+        "NoSuchRole",
+        "alice@pve!nosuch",
+        "bad path!",
+        "PVEAdmin",
+        "VM.Monitor",
+        "already belongs",
+        "abc",
+        "frobnicate",
+    ):
         assert needle in text
 
 

@@ -21,27 +21,53 @@ STORAGE_CFG = (
 )
 
 PARSE_CASES = [
-    ("storage.cfg", STORAGE_CFG,
-     {"local": {"type": "dir", "path": "/var/lib/vz", "content": "backup,iso,vztmpl"},
-      "local-lvm": {"type": "lvmthin", "thinpool": "data", "vgname": "pve",
-                    "content": "images,rootdir"}},
-     ["local", "local-lvm"]),
-    ("bare flag", "nfs: n1\n\tdisable\n\tsparse\n\tserver 10.0.0.1\n",
-     {"n1": {"type": "nfs", "disable": 1, "sparse": 1, "server": "10.0.0.1"}}, ["n1"]),
-    ("comments and spaces", "# top comment\n\npam: pam\n    # inner\n    comment Linux PAM  \n",
-     {"pam": {"type": "pam", "comment": "Linux PAM"}}, ["pam"]),
-    ("value with spaces", "pve: pve\n\tcomment Proxmox VE  authentication server\n",
-     {"pve": {"type": "pve", "comment": "Proxmox VE  authentication server"}}, ["pve"]),
-    ("no space after colon", "vm:100\n\tstate started\n",
-     {"100": {"type": "vm", "state": "started"}}, ["100"]),
+    (
+        "storage.cfg",
+        STORAGE_CFG,
+        {
+            "local": {"type": "dir", "path": "/var/lib/vz", "content": "backup,iso,vztmpl"},
+            "local-lvm": {
+                "type": "lvmthin",
+                "thinpool": "data",
+                "vgname": "pve",
+                "content": "images,rootdir",
+            },
+        },
+        ["local", "local-lvm"],
+    ),
+    (
+        "bare flag",
+        "nfs: n1\n\tdisable\n\tsparse\n\tserver 10.0.0.1\n",
+        {"n1": {"type": "nfs", "disable": 1, "sparse": 1, "server": "10.0.0.1"}},
+        ["n1"],
+    ),
+    (
+        "comments and spaces",
+        "# top comment\n\npam: pam\n    # inner\n    comment Linux PAM  \n",
+        {"pam": {"type": "pam", "comment": "Linux PAM"}},
+        ["pam"],
+    ),
+    (
+        "value with spaces",
+        "pve: pve\n\tcomment Proxmox VE  authentication server\n",
+        {"pve": {"type": "pve", "comment": "Proxmox VE  authentication server"}},
+        ["pve"],
+    ),
+    (
+        "no space after colon",
+        "vm:100\n\tstate started\n",
+        {"100": {"type": "vm", "state": "started"}},
+        ["100"],
+    ),
     ("crlf", "dir: a\r\n\tpath /x\r\n", {"a": {"type": "dir", "path": "/x"}}, ["a"]),
     ("empty", "", {}, []),
     ("order kept", "dir: b\n\ndir: a\n", {"b": {"type": "dir"}, "a": {"type": "dir"}}, ["b", "a"]),
 ]
 
 
-@pytest.mark.parametrize(("desc", "text", "ids", "order"), PARSE_CASES,
-                         ids=[c[0] for c in PARSE_CASES])
+@pytest.mark.parametrize(
+    ("desc", "text", "ids", "order"), PARSE_CASES, ids=[c[0] for c in PARSE_CASES]
+)
 def test_parse(desc: str, text: str, ids: dict[str, dict[str, object]], order: list[str]) -> None:
     cfg = parse(text)
     assert cfg.ids == ids
@@ -92,9 +118,20 @@ def test_roundtrip_canonical_text() -> None:
 
 def test_render_values() -> None:
     cfg = SectionConfig()
-    cfg.add("s", {"type": "dir", "content": {"iso", "backup"}, "nodes": ["b", "a"],
-                  "flag": True, "off": False, "num": 2.0, "none": None, "empty": "",
-                  "disable": 0})
+    cfg.add(
+        "s",
+        {
+            "type": "dir",
+            "content": {"iso", "backup"},
+            "nodes": ["b", "a"],
+            "flag": True,
+            "off": False,
+            "num": 2.0,
+            "none": None,
+            "empty": "",
+            "disable": 0,
+        },
+    )
     assert render(cfg, flags={"disable"}) == (
         "dir: s\n\tcontent backup,iso\n\tflag 1\n\tnodes b,a\n\tnum 2\n\toff 0\n\n"
     )

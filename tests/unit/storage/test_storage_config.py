@@ -67,8 +67,11 @@ def test_parse_fills_default_content() -> None:
         ("relative path", "dir: xx\n\tpath var/lib\n", "path"),
         ("bad bool", "dir: xx\n\tpath /x\n\tshared maybe\n", "shared"),
         ("bad format", "dir: xx\n\tpath /x\n\tformat qed\n", "format"),
-        ("bad prune", "dir: xx\n\tpath /x\n\tprune-backups keep-all=1,keep-last=2\n",
-         "prune-backups"),
+        (
+            "bad prune",
+            "dir: xx\n\tpath /x\n\tprune-backups keep-all=1,keep-last=2\n",
+            "prune-backups",
+        ),
         ("bad storage id", "dir: 1x\n\tpath /x\n", "storage"),
     ],
 )
@@ -107,8 +110,9 @@ def test_ensure_local_replaces_foreign_local(tmp_path: Path) -> None:
 
 def test_create() -> None:
     cfg = parse_storage_cfg(CFG)
-    section = create_storage(cfg, {"storage": "new", "type": "dir", "path": "/new",
-                                   "content": "iso,images", "shared": 0})
+    section = create_storage(
+        cfg, {"storage": "new", "type": "dir", "path": "/new", "content": "iso,images", "shared": 0}
+    )
     assert section == {"type": "dir", "path": "/new", "content": {"iso", "images"}, "shared": 0}
     assert cfg.order[-1] == "new"
     assert "dir: new\n\tpath /new\n\tcontent images,iso\n\tshared 0\n" in render_storage_cfg(cfg)
@@ -120,13 +124,18 @@ def test_create() -> None:
         ("exists", {"storage": "local", "type": "dir", "path": "/x"}, Conflict, None),
         ("missing path", {"storage": "nn", "type": "dir"}, ParamError, "path"),
         ("unknown type", {"storage": "nn", "type": "zzz", "path": "/x"}, ParamError, "type"),
-        ("foreign option", {"storage": "nn", "type": "dir", "path": "/x", "vgname": "a"},
-         ParamError, "vgname"),
+        (
+            "foreign option",
+            {"storage": "nn", "type": "dir", "path": "/x", "vgname": "a"},
+            ParamError,
+            "vgname",
+        ),
         ("bad id", {"storage": "-n", "type": "dir", "path": "/x"}, ParamError, "storage"),
     ],
 )
-def test_create_errors(desc: str, params: dict[str, Any], exc: type[Exception],
-                       key: str | None) -> None:
+def test_create_errors(
+    desc: str, params: dict[str, Any], exc: type[Exception], key: str | None
+) -> None:
     cfg = parse_storage_cfg(CFG)
     with pytest.raises(exc) as err:
         create_storage(cfg, params)
@@ -138,8 +147,11 @@ def test_create_errors(desc: str, params: dict[str, Any], exc: type[Exception],
 
 def test_update_and_delete() -> None:
     cfg = parse_storage_cfg(CFG)
-    update_storage(cfg, "big", {"storage": "big", "content": "iso", "delete": "nodes,disable",
-                                "digest": cfg.digest})
+    update_storage(
+        cfg,
+        "big",
+        {"storage": "big", "content": "iso", "delete": "nodes,disable", "digest": cfg.digest},
+    )
     big = cfg.ids["big"]
     assert big["content"] == {"iso"} and "nodes" not in big and "disable" not in big
     update_storage(cfg, "big", {"delete": "content"})
@@ -224,14 +236,22 @@ def test_update_schema_omits_fixed() -> None:
 def test_create_schema_validates() -> None:
     params = validate_params(
         {"properties": create_schema()},
-        {"storage": "s1", "type": "dir", "path": "/s", "content": "iso,images",
-         "prune-backups": "keep-last=2,keep-daily=1", "content-dirs": "iso=my/isos",
-         "bwlimit": "default=100"},
+        {
+            "storage": "s1",
+            "type": "dir",
+            "path": "/s",
+            "content": "iso,images",
+            "prune-backups": "keep-last=2,keep-daily=1",
+            "content-dirs": "iso=my/isos",
+            "bwlimit": "default=100",
+        },
     )
     assert params["content"] == "iso,images"
     with pytest.raises(ParamError) as err:
-        validate_params({"properties": create_schema()},
-                        {"storage": "s1", "type": "dir", "content-dirs": "iso=../x"})
+        validate_params(
+            {"properties": create_schema()},
+            {"storage": "s1", "type": "dir", "content-dirs": "iso=../x"},
+        )
     assert "content-dirs" in err.value.errors
 
 

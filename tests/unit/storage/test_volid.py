@@ -15,41 +15,79 @@ from pyxis.storage.volid import (
 )
 
 GOOD = [
-    ("raw disk", "100/vm-100-disk-0.raw",
-     Volume("images", "vm-100-disk-0.raw", 100, None, None, False, "raw")),
-    ("qcow2 disk", "100/vm-100-disk-12.qcow2",
-     Volume("images", "vm-100-disk-12.qcow2", 100, None, None, False, "qcow2")),
-    ("vmdk disk", "101/vm-101-disk-1.vmdk",
-     Volume("images", "vm-101-disk-1.vmdk", 101, None, None, False, "vmdk")),
-    ("cloudinit", "100/vm-100-cloudinit.qcow2",
-     Volume("images", "vm-100-cloudinit.qcow2", 100, None, None, False, "qcow2")),
-    ("base image", "100/base-100-disk-0.qcow2",
-     Volume("images", "base-100-disk-0.qcow2", 100, None, None, True, "qcow2")),
-    ("ct subvol", "102/subvol-102-disk-0.subvol",
-     Volume("images", "subvol-102-disk-0.subvol", 102, None, None, False, "subvol")),
-    ("linked clone", "100/base-100-disk-0.qcow2/101/vm-101-disk-0.qcow2",
-     Volume("images", "vm-101-disk-0.qcow2", 101, "base-100-disk-0.qcow2", 100, False, "qcow2")),
-    ("base of linked clone", "100/base-100-disk-0.raw/101/base-101-disk-0.qcow2",
-     Volume("images", "base-101-disk-0.qcow2", 101, "base-100-disk-0.raw", 100, True, "qcow2")),
+    (
+        "raw disk",
+        "100/vm-100-disk-0.raw",
+        Volume("images", "vm-100-disk-0.raw", 100, None, None, False, "raw"),
+    ),
+    (
+        "qcow2 disk",
+        "100/vm-100-disk-12.qcow2",
+        Volume("images", "vm-100-disk-12.qcow2", 100, None, None, False, "qcow2"),
+    ),
+    (
+        "vmdk disk",
+        "101/vm-101-disk-1.vmdk",
+        Volume("images", "vm-101-disk-1.vmdk", 101, None, None, False, "vmdk"),
+    ),
+    (
+        "cloudinit",
+        "100/vm-100-cloudinit.qcow2",
+        Volume("images", "vm-100-cloudinit.qcow2", 100, None, None, False, "qcow2"),
+    ),
+    (
+        "base image",
+        "100/base-100-disk-0.qcow2",
+        Volume("images", "base-100-disk-0.qcow2", 100, None, None, True, "qcow2"),
+    ),
+    (
+        "ct subvol",
+        "102/subvol-102-disk-0.subvol",
+        Volume("images", "subvol-102-disk-0.subvol", 102, None, None, False, "subvol"),
+    ),
+    (
+        "linked clone",
+        "100/base-100-disk-0.qcow2/101/vm-101-disk-0.qcow2",
+        Volume("images", "vm-101-disk-0.qcow2", 101, "base-100-disk-0.qcow2", 100, False, "qcow2"),
+    ),
+    (
+        "base of linked clone",
+        "100/base-100-disk-0.raw/101/base-101-disk-0.qcow2",
+        Volume("images", "base-101-disk-0.qcow2", 101, "base-100-disk-0.raw", 100, True, "qcow2"),
+    ),
     ("iso", "iso/debian-12.iso", Volume("iso", "debian-12.iso", format="raw")),
     ("iso img upper", "iso/boot.IMG", Volume("iso", "boot.IMG", format="raw")),
     ("iso with space", "iso/my disc.iso", Volume("iso", "my disc.iso", format="raw")),
-    ("vztmpl zst", "vztmpl/debian-12-standard_12.2-1_amd64.tar.zst",
-     Volume("vztmpl", "debian-12-standard_12.2-1_amd64.tar.zst", format="raw")),
+    (
+        "vztmpl zst",
+        "vztmpl/debian-12-standard_12.2-1_amd64.tar.zst",
+        Volume("vztmpl", "debian-12-standard_12.2-1_amd64.tar.zst", format="raw"),
+    ),
     ("vztmpl gz", "vztmpl/alpine.tar.gz", Volume("vztmpl", "alpine.tar.gz", format="raw")),
-    ("backup qemu", "backup/vzdump-qemu-100-2024_01_02-03_04_05.vma.zst",
-     Volume("backup", "vzdump-qemu-100-2024_01_02-03_04_05.vma.zst", 100, format="raw")),
-    ("backup lxc", "backup/vzdump-lxc-105-2024_01_02-03_04_05.tar",
-     Volume("backup", "vzdump-lxc-105-2024_01_02-03_04_05.tar", 105, format="raw")),
-    ("backup lzo", "backup/vzdump-qemu-100-x.vma.lzo",
-     Volume("backup", "vzdump-qemu-100-x.vma.lzo", 100, format="raw")),
+    (
+        "backup qemu",
+        "backup/vzdump-qemu-100-2024_01_02-03_04_05.vma.zst",
+        Volume("backup", "vzdump-qemu-100-2024_01_02-03_04_05.vma.zst", 100, format="raw"),
+    ),
+    (
+        "backup lxc",
+        "backup/vzdump-lxc-105-2024_01_02-03_04_05.tar",
+        Volume("backup", "vzdump-lxc-105-2024_01_02-03_04_05.tar", 105, format="raw"),
+    ),
+    (
+        "backup lzo",
+        "backup/vzdump-qemu-100-x.vma.lzo",
+        Volume("backup", "vzdump-qemu-100-x.vma.lzo", 100, format="raw"),
+    ),
     ("backup foreign", "backup/other.tgz", Volume("backup", "other.tgz", format="raw")),
-    ("snippet", "snippets/user-data.yaml",
-     Volume("snippets", "user-data.yaml", format="raw")),
+    ("snippet", "snippets/user-data.yaml", Volume("snippets", "user-data.yaml", format="raw")),
     ("import qcow2", "import/disk.qcow2", Volume("import", "disk.qcow2", format="qcow2")),
     ("import ova", "import/appliance.ova", Volume("import", "appliance.ova", format="ova")),
-    ("ova member", "import/appliance.ova/disk1.vmdk",
-     Volume("import", "appliance.ova/disk1.vmdk", format="ova+vmdk")),
+    (
+        "ova member",
+        "import/appliance.ova/disk1.vmdk",
+        Volume("import", "appliance.ova/disk1.vmdk", format="ova+vmdk"),
+    ),
     ("rootdir", "rootdir/103", Volume("rootdir", "103", 103)),
 ]
 
@@ -115,8 +153,16 @@ def test_split_volid(volid: str, expected: tuple[str, str]) -> None:
 
 @pytest.mark.parametrize(
     "volid",
-    ["local:../../etc/shadow", "local:/etc/shadow", "nocolon", ":iso/x.iso", "local:",
-     "1bad:iso/x.iso", "local:iso/x\n.iso", "local:a\\b"],
+    [
+        "local:../../etc/shadow",
+        "local:/etc/shadow",
+        "nocolon",
+        ":iso/x.iso",
+        "local:",
+        "1bad:iso/x.iso",
+        "local:iso/x\n.iso",
+        "local:a\\b",
+    ],
 )
 def test_split_volid_bad(volid: str) -> None:
     with pytest.raises(ParamError):
@@ -138,8 +184,11 @@ def test_check_safe_allows_plain_names() -> None:
     [
         (set(), "raw", "vm-100-disk-0.raw"),
         ({"vm-100-disk-0.raw"}, "qcow2", "vm-100-disk-1.qcow2"),
-        ({"vm-100-disk-0.raw", "base-100-disk-1.qcow2", "vm-100-disk-3.raw"}, "raw",
-         "vm-100-disk-2.raw"),
+        (
+            {"vm-100-disk-0.raw", "base-100-disk-1.qcow2", "vm-100-disk-3.raw"},
+            "raw",
+            "vm-100-disk-2.raw",
+        ),
         ({"vm-101-disk-0.raw"}, "raw", "vm-100-disk-0.raw"),
         ({"vm-100-disk-0"}, None, "vm-100-disk-1"),
     ],

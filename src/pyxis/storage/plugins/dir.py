@@ -47,9 +47,15 @@ from pyxis.storage.volid import (
 )
 from pyxis.util.run import run
 
-SUBDIRS = {"images": "images", "rootdir": "private", "iso": "template/iso",
-           "vztmpl": "template/cache", "backup": "dump", "snippets": "snippets",
-           "import": "import"}
+SUBDIRS = {
+    "images": "images",
+    "rootdir": "private",
+    "iso": "template/iso",
+    "vztmpl": "template/cache",
+    "backup": "dump",
+    "snippets": "snippets",
+    "import": "import",
+}
 PARENT_RE = re.compile(r"^\.\./([1-9][0-9]*)/([^/]+)$")
 
 
@@ -57,8 +63,10 @@ class DirPlugin(StoragePlugin):
     """Directory storage on the local filesystem."""
 
     type = "dir"
-    content = ({"images", "rootdir", "vztmpl", "iso", "backup", "snippets", "import", "none"},
-               {"images", "rootdir"})
+    content = (
+        {"images", "rootdir", "vztmpl", "iso", "backup", "snippets", "import", "none"},
+        {"images", "rootdir"},
+    )
     formats = ({"raw", "qcow2", "vmdk", "subvol"}, "raw")
     properties: ClassVar[dict[str, Schema]] = {
         "path": {"type": "string", "format": "pve-storage-path", "optional": 1},
@@ -69,10 +77,25 @@ class DirPlugin(StoragePlugin):
     }
     options = {
         "path": {"fixed": 1},
-        **{k: {"optional": 1} for k in (
-            "nodes", "shared", "disable", "content", "content-dirs", "prune-backups",
-            "max-protected-backups", "format", "mkdir", "create-base-path",
-            "create-subdirs", "is_mountpoint", "bwlimit", "preallocation")},
+        **{
+            k: {"optional": 1}
+            for k in (
+                "nodes",
+                "shared",
+                "disable",
+                "content",
+                "content-dirs",
+                "prune-backups",
+                "max-protected-backups",
+                "format",
+                "mkdir",
+                "create-base-path",
+                "create-subdirs",
+                "is_mountpoint",
+                "bwlimit",
+                "preallocation",
+            )
+        },
     }
     can_snapshot = True
     can_clone = True
@@ -80,8 +103,11 @@ class DirPlugin(StoragePlugin):
         "snapshot": {"current": {"qcow2"}, "snap": {"qcow2"}},
         "clone": {"base": {"qcow2", "raw", "vmdk"}},
         "template": {"current": {"qcow2", "raw", "vmdk", "subvol"}},
-        "copy": {"base": {"qcow2", "raw", "vmdk"}, "current": {"qcow2", "raw", "vmdk"},
-                 "snap": {"qcow2"}},
+        "copy": {
+            "base": {"qcow2", "raw", "vmdk"},
+            "current": {"qcow2", "raw", "vmdk"},
+            "snap": {"qcow2"},
+        },
         "sparseinit": {"base": {"qcow2", "raw", "vmdk"}, "current": {"qcow2", "raw", "vmdk"}},
     }
 
@@ -142,17 +168,22 @@ class DirPlugin(StoragePlugin):
         if mount.lower() not in ("no", "0", "off", "false"):
             mp = path if mount.lower() in TRUE_WORDS else Path(mount)
             if not os.path.ismount(mp):
-                raise PyxisError(f"unable to activate storage '{self.storeid}' - directory is "
-                                 f"expected to be a mount point but is not mounted: '{mp}'")
+                raise PyxisError(
+                    f"unable to activate storage '{self.storeid}' - directory is "
+                    f"expected to be a mount point but is not mounted: '{mp}'"
+                )
         if not path.is_dir():
             if not self._flag("create-base-path", mkdir):
-                raise PyxisError(f"unable to activate storage '{self.storeid}' - directory "
-                                 f"'{path}' does not exist")
+                raise PyxisError(
+                    f"unable to activate storage '{self.storeid}' - directory "
+                    f"'{path}' does not exist"
+                )
             path.mkdir(parents=True, exist_ok=True)
         if self._flag("create-subdirs", mkdir):
             for vtype in sorted(self.enabled_content()):
                 self._contained(self.subdir(vtype), "content-dirs").mkdir(
-                    parents=True, exist_ok=True)
+                    parents=True, exist_ok=True
+                )
 
     async def status(self) -> dict[str, int]:
         try:
@@ -160,8 +191,12 @@ class DirPlugin(StoragePlugin):
         except OSError:
             return {"total": 0, "used": 0, "avail": 0, "active": 0}
         total = st.f_blocks * st.f_frsize
-        return {"total": total, "used": total - st.f_bfree * st.f_frsize,
-                "avail": st.f_bavail * st.f_frsize, "active": 1}
+        return {
+            "total": total,
+            "used": total - st.f_bfree * st.f_frsize,
+            "avail": st.f_bavail * st.f_frsize,
+            "active": 1,
+        }
 
     # -- image primitives -----------------------------------------------------------
 
@@ -170,8 +205,12 @@ class DirPlugin(StoragePlugin):
         path = self._vol_path(vol)
         if vol.vtype != "images" or vol.format == "subvol":
             st = path.stat()
-            return (0 if stat.S_ISDIR(st.st_mode) else st.st_size, vol.format or "raw",
-                    st.st_blocks * 512, None)
+            return (
+                0 if stat.S_ISDIR(st.st_mode) else st.st_size,
+                vol.format or "raw",
+                st.st_blocks * 512,
+                None,
+            )
         fmt = vol.format or "raw"
         info = await qemu_img_info(path, fmt)
         parent = info.get("backing-filename")
@@ -200,8 +239,10 @@ class DirPlugin(StoragePlugin):
             raise ParamError.one("filename", f"illegal name '{name}' - should be 'vm-{vmid}-*'")
         name_fmt, _ = parse_image_name(name, "filename")
         if name_fmt != fmt:
-            raise ParamError.one("filename", f"illegal name '{name}' - wrong extension for "
-                                 f"format ('{name_fmt} != {fmt}')")
+            raise ParamError.one(
+                "filename",
+                f"illegal name '{name}' - wrong extension for format ('{name_fmt} != {fmt}')",
+            )
         path = self._contained(imgdir / name)
         if fmt == "subvol":
             try:
@@ -218,8 +259,7 @@ class DirPlugin(StoragePlugin):
         with suppress(OSError):
             path.parent.rmdir()
 
-    async def alloc_image(self, vmid: int, fmt: str | None, name: str | None,
-                          size_kib: int) -> str:
+    async def alloc_image(self, vmid: int, fmt: str | None, name: str | None, size_kib: int) -> str:
         fmt = fmt or self.default_format()
         volname, path = await self._new_image(vmid, fmt, name)
         if fmt == "subvol":
@@ -240,8 +280,11 @@ class DirPlugin(StoragePlugin):
         if Path(f"{path}.protected").exists():
             raise PyxisError(f"volume '{self.storeid}:{volname}' is protected")
         if vol.is_base:
-            users = [v["volid"] for v in await self.list_volumes({"images"})
-                     if v.get("parent") == f"../{vol.vmid}/{vol.name}"]
+            users = [
+                v["volid"]
+                for v in await self.list_volumes({"images"})
+                if v.get("parent") == f"../{vol.vmid}/{vol.name}"
+            ]
             if users:
                 raise PyxisError(f"base volume '{volname}' is still in use by linked clones")
         if vol.format == "subvol" and path.is_dir():
@@ -319,15 +362,27 @@ class DirPlugin(StoragePlugin):
         backing = f"../{vol.vmid}/{vol.name}"
         try:
             # A relative backing file resolves against the overlay's own directory.
-            await run(["qemu-img", "create", "-b", backing, "-F", vol.format or "raw",
-                       "-f", "qcow2", str(path)])
+            await run(
+                [
+                    "qemu-img",
+                    "create",
+                    "-b",
+                    backing,
+                    "-F",
+                    vol.format or "raw",
+                    "-f",
+                    "qcow2",
+                    str(path),
+                ]
+            )
         except BaseException:
             self._discard(path)
             raise
         return f"{vol.vmid}/{vol.name}/{newname}"
 
-    async def copy_image(self, volname: str, vmid: int, fmt: str | None = None,
-                         snap: str | None = None) -> str:
+    async def copy_image(
+        self, volname: str, vmid: int, fmt: str | None = None, snap: str | None = None
+    ) -> str:
         vol, src = self._image(volname)
         srcfmt = vol.format or "raw"
         if srcfmt == "subvol":
@@ -379,9 +434,13 @@ class DirPlugin(StoragePlugin):
 
     # -- listing and uploads ------------------------------------------------------
 
-    async def list_volumes(self, content: set[str] | None = None, vmid: int | None = None,
-                           *, ct_ids: set[int] | frozenset[int] = frozenset()
-                           ) -> list[dict[str, Any]]:
+    async def list_volumes(
+        self,
+        content: set[str] | None = None,
+        vmid: int | None = None,
+        *,
+        ct_ids: set[int] | frozenset[int] = frozenset(),
+    ) -> list[dict[str, Any]]:
         wanted = self.enabled_content() if content is None else content & self.enabled_content()
         res: list[dict[str, Any]] = []
         if wanted & {"images", "rootdir"}:
@@ -397,8 +456,9 @@ class DirPlugin(StoragePlugin):
 
     async def _list_images(self, vmid: int | None) -> list[dict[str, Any]]:
         top = self.subdir("images")
-        owners = [str(vmid)] if vmid is not None else (
-            sorted(os.listdir(top)) if top.is_dir() else [])
+        owners = (
+            [str(vmid)] if vmid is not None else (sorted(os.listdir(top)) if top.is_dir() else [])
+        )
         out: list[dict[str, Any]] = []
         for owner in owners:
             if not owner.isdigit() or not (top / owner).is_dir():
@@ -413,10 +473,19 @@ class DirPlugin(StoragePlugin):
                 except (PyxisError, OSError, ValueError, KeyError):
                     continue  # unreadable or vanished images are skipped, as upstream
                 m = PARENT_RE.match(parent or "")
-                volid = f"{self.storeid}:{m.group(1)}/{m.group(2)}/{volname}" if m else (
-                    f"{self.storeid}:{volname}")
-                item = {"volid": volid, "format": fmt, "size": size, "used": used,
-                        "vmid": int(owner), "ctime": ctime}
+                volid = (
+                    f"{self.storeid}:{m.group(1)}/{m.group(2)}/{volname}"
+                    if m
+                    else (f"{self.storeid}:{volname}")
+                )
+                item = {
+                    "volid": volid,
+                    "format": fmt,
+                    "size": size,
+                    "used": used,
+                    "vmid": int(owner),
+                    "ctime": ctime,
+                }
                 if parent:
                     item["parent"] = parent
                 out.append(item)
@@ -433,9 +502,13 @@ class DirPlugin(StoragePlugin):
                 continue
             if not stat.S_ISREG(st.st_mode):
                 continue
-            item: dict[str, Any] = {"volid": f"{self.storeid}:{vtype}/{name}",
-                                    "size": st.st_size, "ctime": int(st.st_mtime),
-                                    "content": vtype, "format": list_format(vol)}
+            item: dict[str, Any] = {
+                "volid": f"{self.storeid}:{vtype}/{name}",
+                "size": st.st_size,
+                "ctime": int(st.st_mtime),
+                "content": vtype,
+                "format": list_format(vol),
+            }
             if vtype == "backup":
                 item.update(backup_facts(name))
                 if vmid is not None and item.get("vmid") != vmid:
@@ -450,7 +523,8 @@ class DirPlugin(StoragePlugin):
 
     def upload_path(self, content: str, filename: str) -> Path:
         if content in UPLOAD_EXT and content not in self.enabled_content():
-            raise ParamError.one("content", f"storage '{self.storeid}' does not support "
-                                 f"'{content}' content")
+            raise ParamError.one(
+                "content", f"storage '{self.storeid}' does not support '{content}' content"
+            )
         check_upload_name(content, filename)
         return self._contained(self.subdir(content) / filename, "filename")
