@@ -135,9 +135,9 @@ async def get_ticket(call: Call, p: dict[str, Any]) -> None:
 async def change_password(call: Call, p: dict[str, Any]) -> None:
     """Set a user's password (realm pve)."""
     confirm = p.get("confirmation-password")
-    if confirm is not None and not call.is_root and call.tokenid is None:
-        if not call.svc.access.check_password(call.user, confirm):  # noqa: SIM102
-            raise PermissionDenied("confirmation password is wrong")
+    needs_confirm = confirm is not None and not call.is_root and call.tokenid is None
+    if needs_confirm and not call.svc.access.check_password(call.user, str(confirm)):
+        raise PermissionDenied("confirmation password is wrong")
     await call.svc.access.set_password(p["userid"], p["password"])
 
 

@@ -40,7 +40,7 @@ TABLE: dict[str, Cmd] = {
     "user token remove": Cmd(
         "DELETE", "/access/users/{userid}/token/{tokenid}", ["userid", "tokenid"]
     ),
-    "passwd": Cmd("PUT", "/access/password", ["userid"], stdin_password="password")  # noqa: S106,
+    "passwd": Cmd("PUT", "/access/password", ["userid"], stdin_password="password"),  # noqa: S106
     "acl modify": Cmd("PUT", "/access/acl", ["path"]),
     "acl delete": Cmd("PUT", "/access/acl", ["path"], fixed={"delete": 1}),
     "acl list": Cmd(
