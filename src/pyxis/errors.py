@@ -52,15 +52,19 @@ class PermissionDenied(PyxisError):
 
 
 class NotFound(PyxisError):
-    """A named object does not exist (404 where upstream answers so, else 500)."""
+    """A named object does not exist (404; upstream often answers 500 with the same text)."""
 
     status = 404
 
 
 class Conflict(PyxisError):
-    """State conflict: digest mismatch, object exists, lock held (upstream answers 500)."""
+    """State conflict: digest mismatch, object exists, lock held.
 
-    status = 500
+    Upstream answers these with 500; we answer 409 so that clients and fuzzers can tell
+    a refused request from a server fault (the message text is upstream's).
+    """
+
+    status = 409
 
 
 class NotImplementedErr(PyxisError):

@@ -255,7 +255,7 @@ async def read_user(call: Call, p: dict[str, Any]) -> dict[str, Any]:
     cfg = call.svc.access.cfg()
     user = cfg.users.get(p["userid"])
     if user is None:
-        raise NotFound(f"no such user ('{p['userid']}')", status=500)
+        raise NotFound(f"no such user ('{p['userid']}')")
     rec = user_record(p["userid"], user)
     del rec["userid"]
     rec["groups"] = sorted(cfg.groups_of(p["userid"]))
@@ -468,7 +468,7 @@ def _get_token(cfg: UserCfg, userid: str, tokenid: str) -> Token:
         raise ParamError.one("userid", f"no such user ('{userid}')")
     tok = user.tokens.get(tokenid)
     if tok is None:
-        raise NotFound(f"no such token '{tokenid}' for user '{userid}'", status=500)
+        raise NotFound(f"no such token '{tokenid}' for user '{userid}'")
     return tok
 
 

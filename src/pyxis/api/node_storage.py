@@ -29,7 +29,7 @@ from pyxis.api.common import (
     subdirs,
 )
 from pyxis.api.context import Call
-from pyxis.errors import ParamError, PyxisError
+from pyxis.errors import Conflict, ParamError, PyxisError
 from pyxis.schema.registry import method
 from pyxis.storage.service import split_volume_param
 from pyxis.storage.volid import UPLOAD_EXT, UPLOAD_NAME_RE, parse_volname
@@ -344,14 +344,14 @@ async def volume_delete(call: Call, p: dict[str, Any]) -> str:
     volid = f"{sid}:{volname}"
     attrs = getattr(plugin, "attributes", None)
     if attrs is not None and (await attrs(volname)).get("protected"):
-        raise PyxisError(f"volume '{volid}' is protected", status=500)
+        raise Conflict(f"volume '{volid}' is protected")
     if vol.vtype in ("images", "rootdir") and vol.vmid is not None:
         owner = call.svc.guest_resources()
         if any(r["vmid"] == vol.vmid for r in owner):
             raise PyxisError(
                 f"volume '{volid}' may be in use by VM {vol.vmid}; remove it from "
                 "the guest configuration first",
-                status=500,
+                status=409,
             )
     await plugin.volume_size_info(volname)  # fails early for a missing volume
 

@@ -21,6 +21,7 @@ from pyxis.api.context import Call, Download, Listing
 from pyxis.errors import AuthError, NotImplementedErr, PermissionDenied, PyxisError
 from pyxis.schema.registry import REGISTRY, Method
 from pyxis.schema.validate import validate_params
+from pyxis.server import hits
 from pyxis.server import params as reqparams
 from pyxis.server.reason import REASON, sanitize
 from pyxis.services import Services
@@ -91,6 +92,7 @@ class ApiApp:
         hdrs = _headers(scope)
         m, pathparams = REGISTRY.route(http, apipath)
         pathparams = {k: unquote(v) for k, v in pathparams.items()}
+        hits.record(m.http, m.path)
         authid, via = self._authenticate(m, hdrs)
         if via == "ticket" and http != "GET" and not m.upload:
             token = hdrs.get("csrfpreventiontoken", "")
@@ -195,7 +197,7 @@ def _client(scope: Scope) -> str | None:
 async def _read_body(receive: Any, hdrs: dict[str, str]) -> bytes:
     declared = hdrs.get("content-length")
     if declared and declared.isdigit() and int(declared) > reqparams.MAX_BODY:
-        raise PyxisError("request body too large", status=413)
+        raise PyxisError("request body too large (limit 512 KiB)", status=400)
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -205,7 +207,7 @@ async def _read_body(receive: Any, hdrs: dict[str, str]) -> bytes:
         chunk = msg.get("body", b"")
         size += len(chunk)
         if size > reqparams.MAX_BODY:
-            raise PyxisError("request body too large", status=413)
+            raise PyxisError("request body too large (limit 512 KiB)", status=400)
         chunks.append(chunk)
         if not msg.get("more_body"):
             break

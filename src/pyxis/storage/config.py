@@ -141,7 +141,7 @@ def update_storage(cfg: SectionConfig, storeid: str, params: dict[str, Any]) -> 
     assert_digest(cfg, params.get("digest"))
     section = cfg.ids.get(storeid)
     if section is None:
-        raise NotFound(f"storage '{storeid}' does not exist", status=500)
+        raise NotFound(f"storage '{storeid}' does not exist")
     cls = plugin_class(str(section["type"]))
     if "type" in params:
         raise ParamError.one("type", "can't change value of fixed parameter 'type'")
@@ -174,7 +174,7 @@ def update_storage(cfg: SectionConfig, storeid: str, params: dict[str, Any]) -> 
 def remove_storage(cfg: SectionConfig, storeid: str) -> dict[str, Any]:
     """Drop a storage definition (volumes are left alone, as upstream)."""
     if storeid not in cfg.ids:
-        raise NotFound(f"storage '{storeid}' does not exist", status=500)
+        raise NotFound(f"storage '{storeid}' does not exist")
     return cfg.remove(storeid)
 
 
@@ -183,7 +183,7 @@ def storage_info(cfg: SectionConfig, storeid: str) -> dict[str, Any]:
     set values as comma lists."""
     section = cfg.ids.get(storeid)
     if section is None:
-        raise NotFound(f"storage '{storeid}' does not exist", status=500)
+        raise NotFound(f"storage '{storeid}' does not exist")
     out: dict[str, Any] = {"storage": storeid, "digest": cfg.digest}
     for key, value in section.items():
         out[key] = sectioncfg.format_value(value) if isinstance(value, set) else value

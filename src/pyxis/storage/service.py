@@ -65,7 +65,7 @@ class StorageService:
     def section(self, storeid: str) -> dict[str, Any]:
         section = self.config().ids.get(storeid)
         if section is None:
-            raise NotFound(f"storage '{storeid}' does not exist", status=500)
+            raise NotFound(f"storage '{storeid}' does not exist")
         return section
 
     def enabled_here(self, section: dict[str, Any]) -> bool:
