@@ -81,7 +81,7 @@ async def list_tasks(call: Call, p: dict[str, Any]) -> Listing:
         limit=1_000_000,
         vmid=p.get("vmid"),
         typefilter=p.get("typefilter"),
-        userfilter=p.get("userfilter") if audit else call.user,
+        userfilter=p.get("userfilter") if audit else (p.get("userfilter") or call.user),
         statusfilter=statusfilter.split(",") if statusfilter else None,
         errors=bool(p.get("errors")),
         since=p.get("since"),

@@ -72,7 +72,7 @@ class LocalClient:
                 raise ApiError(
                     0,
                     f"cannot find the local node name under {self.paths.run_dir}: "
-                    "is pyxisd running?",
+                    "is pyxisd running? (see --root / PYXIS_ROOT)",
                 ) from err
         return self._node
 

@@ -127,6 +127,7 @@ class Cmd:
     prepare: Callable[[dict[str, Any], LocalClient], None] | None = None
     stdin_password: str | None = None
     columns: list[str] | None = None
+    wait: bool = False  # the method answers with a UPID: follow the task to its end
 
 
 def run_table(prog: str, table: dict[str, Cmd], argv: list[str]) -> int:
@@ -194,6 +195,11 @@ def run_table(prog: str, table: dict[str, Cmd], argv: list[str]) -> int:
             if token in path:
                 path = path.replace(token, quote(str(params.pop(name)), safe="@!:=,"))
         data = client.call(cmd.http, path, params)
+        if cmd.wait and isinstance(data, str) and data.startswith("UPID:"):
+            # as upstream, the CLI runs the worker in the foreground and fails with it
+            status = client.wait_task(data, echo=fmt == "text")
+            if status != "OK" and not status.startswith("WARNINGS"):
+                raise ApiError(500, f"task failed: {status}")
         if cmd.output:
             cmd.output(data, fmt)
         else:

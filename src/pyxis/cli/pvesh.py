@@ -11,8 +11,16 @@ import json
 import sys
 
 from pyxis.cli.client import ApiError, LocalClient
-from pyxis.cli.common import OUTPUT_FORMATS, UsageError, find_method, parse_options, print_result
+from pyxis.cli.common import (
+    OUTPUT_FORMATS,
+    UsageError,
+    find_method,
+    load_registry,
+    parse_options,
+    print_result,
+)
 from pyxis.errors import PyxisError
+from pyxis.schema.registry import REGISTRY
 
 VERBS = {
     "get": "GET",
@@ -38,6 +46,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if verb == "usage":
             return _usage(path, rest)
+        if verb == "ls" and path == "/":
+            # the root is a directory of the tree, not a method: list its top level
+            load_registry()
+            print("\n".join(REGISTRY.children("/")))
+            return 0
         m = find_method(http, path)
         positional, opts = parse_options(rest, m)
         if positional:
@@ -49,9 +62,11 @@ def main(argv: list[str] | None = None) -> int:
         client = LocalClient(str(root) if root else None)
         data = client.call(http, path, opts)
         if verb == "ls" and isinstance(data, list):
+            key = _child_param(m.path)
             for item in data:
                 if isinstance(item, dict):
-                    print(item.get("subdir") or item.get("name") or json.dumps(item))
+                    name = item.get(key) if key else None
+                    print(name or item.get("subdir") or item.get("name") or json.dumps(item))
             return 0
         print_result(data, fmt)
         return 0
@@ -61,6 +76,15 @@ def main(argv: list[str] | None = None) -> int:
     except (ApiError, PyxisError) as err:
         print(f"pvesh: {err}", file=sys.stderr)
         return 255
+
+
+def _child_param(path: str) -> str | None:
+    """Name of the path parameter right below ``path`` (``node`` below /nodes), if any."""
+    prefix = path.rstrip("/") + "/{"
+    for other in REGISTRY:
+        if other.path.startswith(prefix):
+            return str(other.path[len(prefix) :].split("}", 1)[0])
+    return None
 
 
 def _usage(path: str, rest: list[str]) -> int:

@@ -86,6 +86,7 @@ TABLE: dict[str, Cmd] = {
         ["volume"],
         prepare=_storage_from_volume,
         output=_quiet_task,
+        wait=True,
     ),
     "path": Cmd(
         "GET",

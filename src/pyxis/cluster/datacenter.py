@@ -113,7 +113,6 @@ OPTIONS: dict[str, S] = {
         "format": {
             "shutdown_policy": {
                 "type": "string",
-                "optional": 1,
                 "default": "conditional",
                 "enum": ["freeze", "failover", "conditional", "migrate"],
             },

@@ -84,7 +84,6 @@ register("pve-poolid")(_matching(re.compile(r"^[A-Za-z0-9.\-_/]+$"), "pool ID"))
 register("mac-addr")(_matching(MAC_RE, "MAC address"))
 register("dns-name")(_matching(DNS_NAME_RE, "DNS name"))
 register("pve-priv")(_matching(PRIV_RE, "privilege name"))
-register("pve-tokenid")(_matching(TOKEN_NAME_RE, "token ID"))
 
 
 @register("pve-userid")
@@ -105,6 +104,10 @@ def full_tokenid(value: str) -> str:
         raise ValueError("value does not look like a valid token ID")
     userid(user)
     return value
+
+
+# upstream's pve-tokenid (ACL ``tokens`` lists) is the full ``user@realm!name``
+register("pve-tokenid")(full_tokenid)
 
 
 @register("pve-vmid")
@@ -225,3 +228,73 @@ def startup_order(value: str) -> str:
 register("mac-prefix")(
     _matching(re.compile(r"^[0-9a-fA-F][02468aAcCeE](:[0-9a-fA-F]{2}){0,2}:?$"), "MAC prefix")
 )
+
+
+ABS_PATH_RE = re.compile(r"^/[^\0\n]*$")
+BRIDGE_RE = re.compile(r"^[-_.\w]+$", re.ASCII)
+HOTPLUG_FEATURES = ("network", "disk", "cpu", "memory", "usb", "cloudinit")
+
+
+@register("pve-volume-id-or-absolute-path")
+def volume_id_or_absolute_path(value: str) -> str:
+    if ABS_PATH_RE.match(value):
+        return value
+    return volume_id(value)
+
+
+@register("pve-volume-id-or-qm-path")
+def volume_id_or_qm_path(value: str) -> str:
+    """A guest drive's ``file``: volume ID, absolute path, ``none``, ``cdrom``, or an
+    allocation request ``[STORAGE:]SIZE_GiB``."""
+    if value in ("none", "cdrom") or re.fullmatch(r"\d+(\.\d+)?", value):
+        return value
+    return volume_id_or_absolute_path(value)
+
+
+register("pve-bridge-id")(_matching(BRIDGE_RE, "bridge name"))
+
+
+@register("pve-tag-list")
+def tag_list(value: str) -> str:
+    # Kept as given: guest configs store tags ';'-separated, which a normalising
+    # list check would rewrite.
+    for item in LIST_SPLIT_RE.split(value):
+        if item:
+            tag(item)
+    return value
+
+
+@register("pve-hotplug-features")
+def hotplug_features(value: str) -> str:
+    if value in ("0", "1"):
+        return value
+    for item in re.split(r"\s*,\s*", value.strip()):
+        if item not in HOTPLUG_FEATURES:
+            raise ValueError(f"invalid hotplug feature '{item}'")
+    return value
+
+
+@register("pve-ipv4-config")
+def ipv4_config(value: str) -> str:
+    if value == "dhcp":
+        return value
+    try:
+        ipaddress.IPv4Interface(value)
+    except ValueError as err:
+        raise ValueError(f"value '{value}' is not a valid IPv4 configuration") from err
+    if "/" not in value:
+        raise ValueError(f"value '{value}' is not a valid IPv4 configuration")
+    return value
+
+
+@register("pve-ipv6-config")
+def ipv6_config(value: str) -> str:
+    if value in ("dhcp", "auto"):
+        return value
+    try:
+        ipaddress.IPv6Interface(value)
+    except ValueError as err:
+        raise ValueError(f"value '{value}' is not a valid IPv6 configuration") from err
+    if "/" not in value:
+        raise ValueError(f"value '{value}' is not a valid IPv6 configuration")
+    return value

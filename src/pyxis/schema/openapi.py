@@ -9,11 +9,13 @@ as ECMA-compatible ones.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from functools import lru_cache
 from typing import Any
 
 import pyxis
 from pyxis.schema.registry import REGISTRY, Method
+from pyxis.schema.scalars import check_scalar
 
 _KEEP = ("minimum", "maximum", "maxLength", "minLength", "enum", "default")
 
@@ -31,7 +33,9 @@ def to_openapi(schema: dict[str, Any]) -> dict[str, Any]:
     if typ == "boolean":
         out = {"type": "integer", "enum": [0, 1]}
         if "default" in schema:
-            out["default"] = int(schema["default"])
+            # upstream writes some boolean defaults as words ('yes'); drop ones that don't parse
+            with suppress(ValueError):
+                out["default"] = check_scalar(schema, schema["default"], lenient_bool=True)
         return out
     if typ in ("integer", "number", "string"):
         out["type"] = typ

@@ -18,6 +18,10 @@ from pyxis.errors import NotImplementedErr
 Handler = Callable[[Any, dict[str, Any]], Awaitable[Any]]
 HTTP_METHODS = ("GET", "POST", "PUT", "DELETE")
 PARAM_SEG_RE = re.compile(r"^\{([a-z][a-z0-9_-]*)\}$")
+# Below these paths the rest of the URI is one parameter, unencoded '/' included:
+# volume IDs hold '/' and clients such as proxmoxer put them in the path as they are
+# (upstream registers the content subtree with an empty fragment delimiter).
+WHOLE_REST = frozenset({"/nodes/{node}/storage/{storage}/content"})
 
 
 @dataclass
@@ -82,14 +86,24 @@ class Registry:
         """Find the method for a concrete path; raise 501 like upstream when none."""
         node = self._root
         params: dict[str, str] = {}
-        for seg in _segments(path):
+        segs = _segments(path)
+        template = ""
+        i = 0
+        while i < len(segs):
+            seg = segs[i]
+            i += 1
             nxt = node.literal.get(seg)
-            if nxt is None and node.param is not None:
+            if nxt is not None:
+                template += "/" + seg
+            elif node.param is not None:
                 params[node.param[0]] = seg
                 nxt = node.param[1]
+                template += "/{" + node.param[0] + "}"
             if nxt is None:
                 raise NotImplementedErr(f"Method '{http} /{path.strip('/')}' not implemented")
             node = nxt
+            if template in WHOLE_REST and len(segs) - i > 1:
+                segs[i:] = ["/".join(segs[i:])]
         m = node.methods.get(http)
         if m is None:
             raise NotImplementedErr(f"Method '{http} /{path.strip('/')}' not implemented")

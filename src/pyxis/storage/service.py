@@ -80,11 +80,13 @@ class StorageService:
     async def plugin(self, storeid: str) -> StoragePlugin:
         """An activated plugin for a storage that is enabled on this node."""
         section = self.section(storeid)
+        # upstream answers these with a generic 500; they are caused by the request
+        # (it names a storage unusable here), so they are client errors in Pyxis
         if section.get("disable"):
-            raise PyxisError(f"storage '{storeid}' is disabled", status=500)
+            raise PyxisError(f"storage '{storeid}' is disabled", status=400)
         if not self.enabled_here(section):
             raise PyxisError(
-                f"storage '{storeid}' is not available on node '{self.svc.node}'", status=500
+                f"storage '{storeid}' is not available on node '{self.svc.node}'", status=400
             )
         plugin = self.instance(storeid)
         await plugin.activate()

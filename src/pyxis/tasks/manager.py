@@ -190,7 +190,9 @@ class TaskManager:
             final = task.result()
         try:
             tlog._close(final)
-            self._archive(tlog.upid, int(self._clock()), exitstatus_from_line(final))
+            # starttime may run ahead of the clock (bumped to keep UPIDs unique)
+            endtime = max(int(self._clock()), tlog.upid.starttime)
+            self._archive(tlog.upid, endtime, exitstatus_from_line(final))
         finally:
             self._running.pop(str(tlog.upid), None)
             self._write_active()
