@@ -12,6 +12,7 @@ STAMP := $(VENV)/.installed
 .PHONY: run test setup host-deps venv lint typecheck unit functional system bench clean
 
 run: setup
+	-$(VENV)/bin/pyxis network setup-default --root $(ROOT)
 	$(VENV)/bin/pyxisd --root $(ROOT) --node $(NODE) --listen $(LISTEN)
 
 test: setup

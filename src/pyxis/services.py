@@ -48,6 +48,9 @@ class Services:
         self.tasks = TaskManager(node, paths.task_dir)
         self.access: AccessService = AccessService(self)
         self.storage: StorageService = StorageService(self)
+        from pyxis.guests.qemu.service import QemuService
+
+        self.qemu = QemuService(self)
         self._dc_cache: tuple[int, dict[str, Any]] | None = None
 
     @classmethod
@@ -163,15 +166,20 @@ class Services:
     def guest_resources(self) -> list[dict[str, Any]]:
         out = []
         for vmid, info in vmlist_json(self.store)["ids"].items():
-            out.append(
-                {
-                    "id": f"{info['type']}/{vmid}",
-                    "type": info["type"],
-                    "vmid": int(vmid),
-                    "node": info["node"],
-                    "status": "unknown",
-                }
-            )
+            res: dict[str, Any] = {
+                "id": f"{info['type']}/{vmid}",
+                "type": info["type"],
+                "vmid": int(vmid),
+                "node": info["node"],
+                "status": "unknown",
+            }
+            if info["type"] == "qemu" and info["node"] == self.node:
+                try:
+                    cfg, _ = self.qemu.load(int(vmid))
+                    res.update(self.qemu.basic_status(int(vmid), cfg))
+                except PyxisError:
+                    pass
+            out.append(res)
         return out
 
     def used_vmids(self) -> set[int]:

@@ -11,6 +11,7 @@ import os
 import platform
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 
 
 @dataclass
@@ -70,7 +71,10 @@ def loadavg() -> list[str]:
     return [f"{x:.2f}" for x in os.getloadavg()]
 
 
-def cpuinfo() -> dict[str, object]:
+@lru_cache(maxsize=1)
+def _cpu_topology() -> tuple[str, int, int]:
+    """Model name and socket and core counts: fixed hardware facts, so parsed once
+    (/proc/cpuinfo is long, and /cluster/resources asks on every request)."""
     model = platform.processor() or "unknown"
     sockets: set[str] = set()
     cores: set[tuple[str, str]] = set()
@@ -86,12 +90,17 @@ def cpuinfo() -> dict[str, object]:
                 sockets.add(val)
             elif key == "core id":
                 cores.add((phys, val))
+    return model, len(sockets), len(cores)
+
+
+def cpuinfo() -> dict[str, object]:
+    model, sockets, cores = _cpu_topology()
     cpus = os.cpu_count() or 1
     return {
         "model": model,
         "cpus": cpus,
-        "sockets": max(1, len(sockets)),
-        "cores": max(1, len(cores)) if cores else cpus,
+        "sockets": max(1, sockets),
+        "cores": max(1, cores) if cores else cpus,
         "mhz": "0",
         "hvm": "1" if os.path.exists("/dev/kvm") else "0",
     }

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
+from functools import lru_cache
 from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import unquote
@@ -30,6 +32,11 @@ log = logging.getLogger("pyxis.api")
 Scope = dict[str, Any]
 JSON_TYPE = b"application/json;charset=UTF-8"
 FORMATS = ("json", "extjs")
+# the same compact encoding as json.dumps(separators=(",", ":")), without a new encoder
+# object per response
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+# like upstream's extract_auth_value: the first PVEAuthCookie=... up to the next ';'
+_TICKET_COOKIE_RE = re.compile(r"(?:^|[\s;])PVEAuthCookie=([^;]*)")
 
 
 class ApiApp:
@@ -102,7 +109,8 @@ class ApiApp:
                 raise AuthError("Permission denied - invalid csrf token")
         if via == "token" and not m.allowtoken:
             raise PermissionDenied("API tokens are not allowed on this endpoint")
-        query = reqparams.parse_query(scope.get("query_string", b""))
+        qs = scope.get("query_string", b"")
+        query = reqparams.parse_query(qs) if qs else {}
         upload = None
         if m.upload:
             from pyxis.server.upload import receive_upload
@@ -142,13 +150,7 @@ class ApiApp:
         if auth.startswith("PVEAuthCookie="):
             ticket = unquote(auth[len("PVEAuthCookie=") :])
         elif "cookie" in hdrs:
-            cookie = SimpleCookie()
-            try:
-                cookie.load(hdrs["cookie"])
-            except Exception:
-                cookie = SimpleCookie()
-            if "PVEAuthCookie" in cookie:
-                ticket = unquote(cookie["PVEAuthCookie"].value)
+            ticket = _cookie_ticket(hdrs["cookie"])
         if ticket:
             try:
                 return self.svc.access.authenticate_ticket(ticket), "ticket"
@@ -164,6 +166,29 @@ class ApiApp:
             return
         if not self.svc.access.evaluate(m.permissions, authid, params):
             raise PermissionDenied(_perm_message(m, params))
+
+
+@lru_cache(maxsize=256)
+def _cookie_ticket(header: str) -> str | None:
+    """The unescaped PVEAuthCookie value from a Cookie header, if any.
+
+    A pure function of the header, cached: a client sends the same cookie every time.
+    """
+    m = _TICKET_COOKIE_RE.search(header)
+    if m is None:
+        return None
+    value = m.group(1).strip()
+    if value.startswith('"'):
+        # an RFC 2109 quoted value: let the stdlib undo the quoting
+        cookie: SimpleCookie = SimpleCookie()
+        try:
+            cookie.load(header)
+        except Exception:
+            return None
+        if "PVEAuthCookie" not in cookie:
+            return None
+        value = cookie["PVEAuthCookie"].value
+    return unquote(value)
 
 
 class _Streamed:
@@ -223,7 +248,7 @@ def _envelope(result: Any, fmt: str) -> bytes:
         doc = {"data": result}
     if fmt == "extjs":
         doc["success"] = 1
-    return json.dumps(doc, separators=(",", ":")).encode()
+    return _ENCODE(doc).encode()
 
 
 def _error_response(err: PyxisError, fmt: str) -> tuple[int, bytes]:
@@ -233,7 +258,7 @@ def _error_response(err: PyxisError, fmt: str) -> tuple[int, bytes]:
         doc["errors"] = errors
     if fmt == "extjs":
         doc.update(success=0, status=err.status)
-    return err.status, json.dumps(doc, separators=(",", ":")).encode()
+    return err.status, _ENCODE(doc).encode()
 
 
 def _reason(status: int, body: bytes) -> str | None:
@@ -262,11 +287,15 @@ async def _send(
     ]
     if close:
         hdrs.append((b"connection", b"close"))
-    token = REASON.set(reason or None)
-    try:
+    if not reason:
+        # REASON is unset here (every set below is reset), so the default phrase applies
         await send({"type": "http.response.start", "status": status, "headers": hdrs})
-    finally:
-        REASON.reset(token)
+    else:
+        token = REASON.set(reason)
+        try:
+            await send({"type": "http.response.start", "status": status, "headers": hdrs})
+        finally:
+            REASON.reset(token)
     await send({"type": "http.response.body", "body": body})
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import socket
+from functools import lru_cache
 from pathlib import Path
 
 from cryptography import x509
@@ -56,8 +57,11 @@ def make_self_signed(node: str, addresses: list[str]) -> tuple[bytes, bytes]:
     return cert.public_bytes(serialization.Encoding.PEM), key_pem
 
 
+@lru_cache(maxsize=16)
 def fingerprint(cert_pem: bytes) -> str:
-    """SHA-256 fingerprint as ``AA:BB:...`` (what ``pvecm add --fingerprint`` expects)."""
+    """SHA-256 fingerprint as ``AA:BB:...`` (what ``pvecm add --fingerprint`` expects).
+
+    Cached by certificate: /cluster/resources reports it on every request."""
     cert = x509.load_pem_x509_certificate(cert_pem)
     return ":".join(f"{b:02X}" for b in cert.fingerprint(hashes.SHA256()))
 

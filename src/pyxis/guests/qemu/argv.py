@@ -21,7 +21,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from pyxis.guests.qemu import devices, drives
-from pyxis.guests.qemu.cmdline import ArgvError, Cmdline, KvmUnavailable, Opts, escape_opt, render
+from pyxis.guests.qemu.cmdline import (
+    ArgvError,
+    Cmdline,
+    Device,
+    KvmUnavailable,
+    Opts,
+    escape_opt,
+    render,
+)
 from pyxis.guests.qemu.facts import EFIVARS_TEMP, NodeFacts, OvmfFiles, RunFiles, VolumeSource
 from pyxis.guests.qemu.keys import parse_boot_order, parse_value
 
@@ -42,6 +50,18 @@ __all__ = [
 WINDOWS = frozenset({"wxp", "w2k", "w2k3", "w2k8", "wvista", "win7", "win8", "win10", "win11"})
 INDEXED_RE = re.compile(r"^(net|serial|parallel|numa|usb)(\d+)$")
 UNSUPPORTED = ("audio0", "tpmstate0", "hugepages", "spice_enhancements")
+# Proxmox's x86-64 psABI levels are not QEMU models: a base model plus flags (upstream)
+_V2 = ("+popcnt", "+pni", "+sse4.1", "+sse4.2", "+ssse3")
+_V3 = ("+aes", "+avx", "+avx2", "+bmi1", "+bmi2", "+f16c", "+fma", "+movbe", *_V2, "+xsave")
+PSABI_MODELS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "x86-64-v2": ("qemu64", _V2),
+    "x86-64-v2-AES": ("qemu64", ("+aes", *_V2)),
+    "x86-64-v3": ("Broadwell-noTSX", _V3),
+    "x86-64-v4": (
+        "Skylake-Server-noTSX-IBRS",
+        (*_V3, "+avx512f", "+avx512bw", "+avx512cd", "+avx512dq", "+avx512vl"),
+    ),
+}
 BOOTINDEX_BASE = 100  # as upstream: leaves room below for user-set indexes
 
 
@@ -101,26 +121,29 @@ def _cpu(typed: Mapping[str, Any], ostype: str, kvm: bool) -> Opts:
         raise ArgvError("cpu: custom CPU models are not supported")
     if model == "host" and not kvm:
         model = "max"  # TCG has no host model; max is the closest
-    flags: list[tuple[str, str | int]] = []
+    flags: list[tuple[str, str | int | None]] = []
+    if model in PSABI_MODELS:
+        model, base_flags = PSABI_MODELS[model]
+        flags += [(flag, None) for flag in base_flags]
     if kvm and model not in ("host", "max"):
-        flags += [("+kvm_pv_eoi", ""), ("+kvm_pv_unhalt", "")]
+        flags += [("+kvm_pv_eoi", None), ("+kvm_pv_unhalt", None)]
     if kvm and ostype in WINDOWS and ostype not in ("wxp", "w2k", "w2k3"):
-        flags += [("hv_relaxed", ""), ("hv_vapic", ""), ("hv_spinlocks", "0x1fff"),
-                  ("hv_time", "")]  # fmt: skip
+        flags += [
+            ("hv_relaxed", None),
+            ("hv_vapic", None),
+            ("hv_spinlocks", "0x1fff"),
+            ("hv_time", None),
+        ]
         if "hv-vendor-id" in cpu:
             flags.append(("hv_vendor_id", str(cpu["hv-vendor-id"])))
-    for flag in str(cpu.get("flags", "")).split(";"):
-        if flag:
-            flags.append((flag, ""))
+    flags += [(flag, None) for flag in str(cpu.get("flags", "")).split(";") if flag]
     if cpu.get("hidden"):
         flags.append(("kvm", "off"))
     if cpu.get("phys-bits") == "host":
         flags.append(("host-phys-bits", "on"))
     elif "phys-bits" in cpu:
         flags.append(("phys-bits", str(cpu["phys-bits"])))
-    text = ",".join([escape_opt(model)] + [f"{escape_opt(k)}={escape_opt(v)}" if v != ""
-                                          else escape_opt(k) for k, v in flags])  # fmt: skip
-    return Opts(text)
+    return Opts(model, tuple(flags))
 
 
 def _smp(typed: Mapping[str, Any], facts: NodeFacts) -> tuple[Opts, int, int, int]:
@@ -145,8 +168,14 @@ def _numa(cmd: Cmdline, typed: Mapping[str, Any], memory: int, sockets: int, cor
         # one node per socket, memory split evenly (as upstream)
         if memory % sockets:
             raise ArgvError("numa: memory must divide evenly across sockets")
-        nodes = [(s, f"numa{s}", {"cpus": f"{s * cores}-{(s + 1) * cores - 1}",
-                                  "memory": memory // sockets}) for s in range(sockets)]  # fmt: skip
+        nodes = [
+            (
+                s,
+                f"numa{s}",
+                {"cpus": f"{s * cores}-{(s + 1) * cores - 1}", "memory": memory // sockets},
+            )
+            for s in range(sockets)
+        ]
     total = 0
     for index, key, node in nodes:
         size = int(node.get("memory") or 0)
@@ -197,7 +226,6 @@ def _head(cmd: Cmdline, vmid: int, typed: Mapping[str, Any], facts: NodeFacts) -
     name = str(typed.get("name") or f"vm{vmid}")
     cmd.head += [
         ("-name", Opts.of(name, debug_threads="on")),
-        ("-no-shutdown", None),
         ("-chardev", Opts.of("socket", id="qmp", path=run.qmp, server="on", wait="off")),
         ("-mon", Opts.of(chardev="qmp", mode="control")),
         ("-pidfile", run.pidfile),
@@ -219,7 +247,7 @@ def build_argv(
     """
     typed = _typed(conf)
     for key in typed:
-        if key in UNSUPPORTED or INDEXED_RE.match(key) and key.startswith("usb"):
+        if key in UNSUPPORTED or (INDEXED_RE.match(key) and key.startswith("usb")):
             raise ArgvError(f"{key}: not supported yet")
     accel = accel_for(conf, facts)
     kvm = accel == "kvm"
@@ -239,7 +267,7 @@ def build_argv(
     if typed.get("numa"):
         _numa(cmd, typed, memory, sockets, cores)
     if kvm:
-        cmd.opts.append(("-global", "kvm-pit.lost_tick_policy=discard"))
+        cmd.opts.append(("-global", Opts(None, (("kvm-pit.lost_tick_policy", "discard"),))))
     localtime = typed.get("localtime")
     rtc: dict[str, str] = {}
     if localtime or (localtime is None and ostype in WINDOWS):
@@ -253,16 +281,17 @@ def build_argv(
     for state in ("s3", "s4"):
         if f"enable-{state}" in machine:
             disabled = 0 if machine[f"enable-{state}"] else 1
-            cmd.opts.append(("-global", f"{pm}.disable_{state}={disabled}"))
+            cmd.opts.append(("-global", Opts(None, ((f"{pm}.disable_{state}", disabled),))))
     if "viommu" in machine:
         raise ArgvError("machine: viommu is not supported yet")
 
     serials = {index for index, _, _ in _indexed(typed, "serial")}
     has_vga = devices.add_vga(cmd, typed.get("vga", {}), serials)
     if has_vga and facts.run.vnc:
-        cmd.opts.append(("-vnc", f"unix:{facts.run.vnc}"))
+        # the explicit key: an implied first value may not contain '='
+        cmd.opts.append(("-vnc", Opts(None, (("vnc", f"unix:{facts.run.vnc}"),))))
     else:
-        cmd.opts.append(("-display", "none"))
+        cmd.opts.append(("-display", Opts("none")))
     if typed.get("tablet", 1) and has_vga:
         devices.add_tablet(cmd)
     if typed.get("balloon", 1) != 0:
@@ -270,7 +299,7 @@ def build_argv(
     if typed.get("vmgenid") not in (None, "0"):
         if typed["vmgenid"] == "1":
             raise ArgvError("vmgenid: '1' must be replaced by a generated UUID before start")
-        cmd.add_device(devices.Device("vmgenid", "vmgenid0", {"guid": str(typed["vmgenid"])}))
+        cmd.add_device(Device("vmgenid", "vmgenid0", {"guid": str(typed["vmgenid"])}))
     agent = typed.get("agent", {})
     if agent.get("enabled"):
         devices.add_agent(cmd, agent, facts.run.qga)
@@ -284,8 +313,9 @@ def build_argv(
     drives.add_drives(cmd, conf, facts, volumes, bootorder)
     tap = None if facts.user_net else (facts.tap_script, facts.tap_down_script)
     for index, key, _ in _indexed(typed, "net"):
-        devices.add_nic(cmd, index, conf[key], vmid=vmid, kvm=kvm,
-                        bootindex=bootorder.get(key), tap=tap)  # fmt: skip
+        devices.add_nic(
+            cmd, index, conf[key], vmid=vmid, kvm=kvm, bootindex=bootorder.get(key), tap=tap
+        )
 
     mopts = Opts.of(type=mtype, accel=accel)
     if typed.get("bios") == "ovmf":

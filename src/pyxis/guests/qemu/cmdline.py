@@ -17,12 +17,14 @@ for the machine family, emitting the PCI bridges that are actually in use first.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from pyxis.errors import PyxisError
 
 JsonDict = dict[str, Any]
+_KEY_RE = re.compile(r"[+-]?[A-Za-z0-9_.-]+")
 
 
 class ArgvError(PyxisError):
@@ -54,12 +56,13 @@ class Opts:
     """A ``[implied,]key=value,...`` option value; rendered with ``escape_opt``.
 
     ``implied`` is the bare leading value some options take (``socket`` for
-    ``-chardev socket,...``, the vCPU count for ``-smp``).  Keys are ours, never user
-    input, and are checked to be plain identifiers.
+    ``-chardev socket,...``, the vCPU count for ``-smp``); a ``None`` value makes a bare
+    key (CPU flags: ``+aes``).  Keys are checked to be plain identifiers (with an
+    optional leading ``+``/``-``), so they cannot carry ``,`` or ``=`` either.
     """
 
     implied: str | int | None = None
-    props: tuple[tuple[str, str | int], ...] = ()
+    props: tuple[tuple[str, str | int | None], ...] = ()
 
     @classmethod
     def of(cls, implied: str | int | None = None, **props: str | int | None) -> Opts:
@@ -67,15 +70,18 @@ class Opts:
         items = tuple((k.replace("_", "-"), v) for k, v in props.items() if v is not None)
         return cls(implied, items)
 
-    def plus(self, *items: tuple[str, str | int]) -> Opts:
+    def plus(self, *items: tuple[str, str | int | None]) -> Opts:
         return Opts(self.implied, self.props + items)
 
     def render(self) -> str:
         parts = [] if self.implied is None else [escape_opt(self.implied)]
+        if "=" in str(self.implied):
+            # QEMU would read the first item as key=value, not as the implied value
+            raise ArgvError(f"'=' in implied QEMU option value {self.implied!r}")
         for key, value in self.props:
-            if not key.replace("-", "").replace("_", "").replace(".", "").isalnum():
+            if not _KEY_RE.fullmatch(key):
                 raise ArgvError(f"invalid QEMU option key {key!r}")
-            parts.append(f"{key}={escape_opt(value)}")
+            parts.append(key if value is None else f"{key}={escape_opt(value)}")
         return ",".join(parts)
 
 
@@ -144,11 +150,14 @@ def _json(data: JsonDict) -> str:
 
 
 def _option(flag: str, value: Opts | str | None) -> list[str]:
+    """A plain string is a raw value (``-pidfile``, ``-m``): QEMU does not parse it as
+    ``key=value`` options, so it is not escaped; control characters are still refused."""
     if value is None:
         return [flag]
     if isinstance(value, Opts):
         return [flag, value.render()]
-    return [flag, escape_opt(value)]
+    escape_opt(value)
+    return [flag, value]
 
 
 def render(cmd: Cmdline) -> list[str]:

@@ -83,8 +83,14 @@ def _bridge_devices(used: set[int], family: str) -> list[JsonDict]:
             needed.add(bus)
     out: list[JsonDict] = []
     if family == "q35" and needed:
-        out.append({"driver": "i82801b11-bridge", "id": "pcidmi", "bus": "pcie.0",
-                    "addr": _addr(Q35_DMI_SLOT)})  # fmt: skip
+        out.append(
+            {
+                "driver": "i82801b11-bridge",
+                "id": "pcidmi",
+                "bus": "pcie.0",
+                "addr": _addr(Q35_DMI_SLOT),
+            }
+        )
     for bus in sorted(needed):
         chassis = bus + 1 if family == "q35" else bus
         if family == "q35" and bus in Q35_BRIDGE_SLOTS:
@@ -94,8 +100,15 @@ def _bridge_devices(used: set[int], family: str) -> list[JsonDict]:
         else:
             pbus, slot = PCI_SLOTS[f"pci.{bus}"]
             parent, addr = f"pci.{pbus}", _addr(slot)
-        out.append({"driver": "pci-bridge", "id": f"pci.{bus}", "chassis_nr": chassis,
-                    "bus": parent, "addr": addr})  # fmt: skip
+        out.append(
+            {
+                "driver": "pci-bridge",
+                "id": f"pci.{bus}",
+                "chassis_nr": chassis,
+                "bus": parent,
+                "addr": addr,
+            }
+        )
     return out
 
 
@@ -173,9 +186,14 @@ def add_agent(cmd: Cmdline, agent: Mapping[str, Any], socket: str) -> None:
         cmd.add_device(Device("isa-serial", "qga0", {"chardev": "qga0"}))
         return
     cmd.add_device(Device("virtio-serial", "qga0", pci="qga0"))
-    cmd.add_device(Device("virtserialport", None,
-                          {"chardev": "qga0", "name": "org.qemu.guest_agent.0"},
-                          bus="qga0.0"))  # fmt: skip
+    cmd.add_device(
+        Device(
+            "virtserialport",
+            None,
+            {"chardev": "qga0", "name": "org.qemu.guest_agent.0"},
+            bus="qga0.0",
+        )
+    )
 
 
 def add_serial(cmd: Cmdline, index: int, value: str, socket: str) -> None:
@@ -251,7 +269,8 @@ def add_nic(
     if model == "virtio":
         if queues > 1 and tap is not None:
             props.update(mq=True, vectors=2 * queues + 2)
-        if "mtu" in nic:
+        # mtu=1 means "the bridge's MTU", which only the caller knows: left to the default
+        if int(nic.get("mtu", 1)) != 1:
             props["host_mtu"] = int(nic["mtu"])
     elif "mtu" in nic:
         raise ArgvError(f"{key}: mtu is only supported with model virtio")

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote
 
-from pyxis.guests.qemu.cmdline import ArgvError, Cmdline, Device, JsonDict
+from pyxis.guests.qemu.cmdline import ArgvError, Cmdline, Device, JsonDict, Opts
 from pyxis.guests.qemu.facts import EFIVARS_TEMP, NodeFacts, VolumeSource
 from pyxis.guests.qemu.keys import drive_keys, is_cdrom, parse_drive
 
@@ -33,12 +33,18 @@ SCSI_DRIVERS = {
 }
 # drive option -> throttle-group limit; mbps* are MiB/s and scaled to bytes
 THROTTLE = {
-    **{f"{b}{rw}{sfx}": f"{b}-{name}{sfx.replace('_', '-')}"
-       for b in ("bps", "iops") for rw, name in (("", "total"), ("_rd", "read"), ("_wr", "write"))
-       for sfx in ("", "_max", "_max_length")},
-    **{f"mbps{rw}{sfx}": f"bps-{name}{sfx.replace('_', '-')}"
-       for rw, name in (("", "total"), ("_rd", "read"), ("_wr", "write")) for sfx in ("", "_max")},
-}  # fmt: skip
+    **{
+        f"{b}{rw}{sfx}": f"{b}-{name}{sfx.replace('_', '-')}"
+        for b in ("bps", "iops")
+        for rw, name in (("", "total"), ("_rd", "read"), ("_wr", "write"))
+        for sfx in ("", "_max", "_max_length")
+    },
+    **{
+        f"mbps{rw}{sfx}": f"bps-{name}{sfx.replace('_', '-')}"
+        for rw, name in (("", "total"), ("_rd", "read"), ("_wr", "write"))
+        for sfx in ("", "_max")
+    },
+}
 MIB = 1024 * 1024
 
 
@@ -59,8 +65,9 @@ def _cache(mode: str | None) -> tuple[JsonDict, bool]:
     return {"direct": direct, "no-flush": no_flush}, write_cache
 
 
-def _source(key: str, drive: Mapping[str, Any], facts: NodeFacts,
-            volumes: Mapping[str, VolumeSource]) -> VolumeSource:  # fmt: skip
+def _source(
+    key: str, drive: Mapping[str, Any], facts: NodeFacts, volumes: Mapping[str, VolumeSource]
+) -> VolumeSource:
     vol = str(drive["file"])
     if vol in volumes:
         return volumes[vol]
@@ -73,8 +80,9 @@ def _source(key: str, drive: Mapping[str, Any], facts: NodeFacts,
     raise ArgvError(f"{key}: no source for volume '{vol}'")
 
 
-def add_blockdev(cmd: Cmdline, key: str, drive: Mapping[str, Any], src: VolumeSource,
-                 facts: NodeFacts) -> tuple[str, bool]:  # fmt: skip
+def add_blockdev(
+    cmd: Cmdline, key: str, drive: Mapping[str, Any], src: VolumeSource, facts: NodeFacts
+) -> tuple[str, bool]:
     """Add the node graph of drive ``key``; returns (top node name, write cache on)."""
     cdrom = is_cdrom(drive)
     if drive.get("snapshot"):
@@ -102,8 +110,14 @@ def add_blockdev(cmd: Cmdline, key: str, drive: Mapping[str, Any], src: VolumeSo
         proto = {"driver": driver, "filename": path, "node-name": f"{name}-file", "aio": aio}
     proto.update({"read-only": ro, "cache": cache, **discard})
     cmd.blockdevs.append(proto)
-    fnode: JsonDict = {"driver": fmt, "node-name": name, "file": f"{name}-file",
-                       "read-only": ro, "cache": cache, **discard}  # fmt: skip
+    fnode: JsonDict = {
+        "driver": fmt,
+        "node-name": name,
+        "file": f"{name}-file",
+        "read-only": ro,
+        "cache": cache,
+        **discard,
+    }
     if not cdrom and key != "efidisk0":
         if drive.get("detect_zeroes", 1) in (0, False):
             fnode["detect-zeroes"] = "off"
@@ -117,15 +131,21 @@ def add_blockdev(cmd: Cmdline, key: str, drive: Mapping[str, Any], src: VolumeSo
     }
     if not limits:
         return name, write_cache
+    for limit in limits:
+        base = limit.removesuffix("-length").removesuffix("-max")
+        if base != limit and base not in limits:
+            raise ArgvError(f"{key}: a burst limit ({limit}) needs its base limit ({base})")
     group = f"throttle-{name}"
     cmd.add_object("throttle-group", group, limits=limits)
-    cmd.blockdevs.append({"driver": "throttle", "node-name": group,
-                          "throttle-group": group, "file": name})  # fmt: skip
+    cmd.blockdevs.append(
+        {"driver": "throttle", "node-name": group, "throttle-group": group, "file": name}
+    )
     return group, write_cache
 
 
-def _scsi_controller(cmd: Cmdline, scsihw: str, index: int, iothread: bool,
-                     queues: int | None) -> tuple[str, JsonDict]:  # fmt: skip
+def _scsi_controller(
+    cmd: Cmdline, scsihw: str, index: int, iothread: bool, queues: int | None
+) -> tuple[str, JsonDict]:
     """Add (once) the controller for scsi``index``; returns (bus, addressing props)."""
     driver = SCSI_DRIVERS[scsihw]
     if scsihw == "virtio-scsi-single":
@@ -158,8 +178,15 @@ def _ide_bus(cmd: Cmdline, bus: str, index: int) -> tuple[str, JsonDict]:
     return f"ide.{controller}", {"unit": unit}
 
 
-def _device(cmd: Cmdline, key: str, drive: Mapping[str, Any], node: str | None,
-            write_cache: bool, scsihw: str, bootindex: int | None) -> Device:  # fmt: skip
+def _device(
+    cmd: Cmdline,
+    key: str,
+    drive: Mapping[str, Any],
+    node: str | None,
+    write_cache: bool,
+    scsihw: str,
+    bootindex: int | None,
+) -> Device:
     bus, index = _split(key)
     cdrom = is_cdrom(drive)
     kind = "cd" if cdrom else "hd"
@@ -173,8 +200,9 @@ def _device(cmd: Cmdline, key: str, drive: Mapping[str, Any], node: str | None,
     elif bus == "scsi":
         if scsihw not in SCSI_DRIVERS:
             raise ArgvError(f"scsihw: '{scsihw}' is not supported")
-        parent, addressing = _scsi_controller(cmd, scsihw, index, bool(drive.get("iothread")),
-                                              drive.get("queues"))  # fmt: skip
+        parent, addressing = _scsi_controller(
+            cmd, scsihw, index, bool(drive.get("iothread")), drive.get("queues")
+        )
         dev = Device(f"scsi-{kind}", key, props, bus=parent)
         props.update(addressing)
         if not cdrom:
@@ -202,8 +230,13 @@ def _device(cmd: Cmdline, key: str, drive: Mapping[str, Any], node: str | None,
     return dev
 
 
-def add_drives(cmd: Cmdline, conf: Mapping[str, str], facts: NodeFacts,
-               volumes: Mapping[str, VolumeSource], bootorder: Mapping[str, int]) -> None:  # fmt: skip
+def add_drives(
+    cmd: Cmdline,
+    conf: Mapping[str, str],
+    facts: NodeFacts,
+    volumes: Mapping[str, VolumeSource],
+    bootorder: Mapping[str, int],
+) -> None:
     """Controllers, node graphs and devices of every ide/sata/scsi/virtio drive."""
     scsihw = conf.get("scsihw", "lsi")
     for key in drive_keys(conf):
@@ -212,15 +245,17 @@ def add_drives(cmd: Cmdline, conf: Mapping[str, str], facts: NodeFacts,
         drive = parse_drive(key, conf[key])
         node, write_cache = None, True
         if drive["file"] != "none":
-            node, write_cache = add_blockdev(cmd, key, drive, _source(key, drive, facts, volumes),
-                                             facts)  # fmt: skip
+            node, write_cache = add_blockdev(
+                cmd, key, drive, _source(key, drive, facts, volumes), facts
+            )
         elif not is_cdrom(drive):
             raise ArgvError(f"{key}: only a cdrom may be empty")
         cmd.add_device(_device(cmd, key, drive, node, write_cache, scsihw, bootorder.get(key)))
 
 
-def add_uefi(cmd: Cmdline, conf: Mapping[str, str], facts: NodeFacts,
-             volumes: Mapping[str, VolumeSource]) -> list[tuple[str, str]]:  # fmt: skip
+def add_uefi(
+    cmd: Cmdline, conf: Mapping[str, str], facts: NodeFacts, volumes: Mapping[str, VolumeSource]
+) -> list[tuple[str, str]]:
     """OVMF code (read-only) and variables as pflash nodes; returns -machine props."""
     if facts.ovmf is None:
         raise ArgvError("bios: ovmf is not installed on this node")
@@ -232,13 +267,15 @@ def add_uefi(cmd: Cmdline, conf: Mapping[str, str], facts: NodeFacts,
         if cmd.family != "q35":
             raise ArgvError("efidisk0: pre-enrolled-keys (secure boot) needs a q35 machine")
         code = facts.ovmf.code_4m_secboot
-        cmd.opts.append(("-global", "driver=cfi.pflash01,property=secure,value=on"))
+        cmd.opts.append(("-global", Opts.of(driver="cfi.pflash01", property="secure", value="on")))
     if code is None:
         raise ArgvError(f"efidisk0: no OVMF build for efitype {efi.get('efitype', '2m')}")
-    cmd.blockdevs.append({"driver": "file", "filename": code, "node-name": "pflash0-file",
-                          "read-only": True})  # fmt: skip
-    cmd.blockdevs.append({"driver": "raw", "node-name": "pflash0", "file": "pflash0-file",
-                          "read-only": True})  # fmt: skip
+    cmd.blockdevs.append(
+        {"driver": "file", "filename": code, "node-name": "pflash0-file", "read-only": True}
+    )
+    cmd.blockdevs.append(
+        {"driver": "raw", "node-name": "pflash0", "file": "pflash0-file", "read-only": True}
+    )
     if efi:
         src = _source("efidisk0", efi, facts, volumes)
     elif EFIVARS_TEMP in volumes:

@@ -22,6 +22,7 @@ from pyxis.guests.qemu.disks import DrivePlan, check_drive, realize_drive
 from pyxis.guests.qemu.keys import is_drive_key, mac_generate, parse_net, parse_value, print_value
 from pyxis.guests.qemu.privs import privilege_for
 from pyxis.guests.qemu.qmp import Monitor, MonitorError
+from pyxis.network import taps
 from pyxis.tasks.manager import TaskLog
 
 if TYPE_CHECKING:
@@ -345,7 +346,9 @@ class QemuService:
         if self.pid(vmid) is None:
             tlog.log(f"VM {vmid} is not running")
             return
-        await runtime.stop(vmid, paths, timeout, cgroup_name=guest_cgroup_name(self.svc.node, vmid))
+        cgroup = guest_cgroup_name(self.svc.node, vmid)
+        await runtime.stop(vmid, paths, timeout, cgroup_name=cgroup)
+        await taps.remove_all(vmid)
         tlog.log(f"VM {vmid} stopped")
 
     async def shutdown_vm(self, vmid: int, tlog: TaskLog, timeout: float, force: bool) -> None:
@@ -358,6 +361,7 @@ class QemuService:
         tlog.log(f"requested ACPI shutdown of VM {vmid}, waiting up to {int(timeout)} s")
         if await runtime.wait_exit(pid, timeout):
             self.run_paths(vmid).cleanup()
+            await taps.remove_all(vmid)
             tlog.log(f"VM {vmid} shut down")
             return
         if not force:

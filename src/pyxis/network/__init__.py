@@ -1,0 +1,1 @@
+"""Host networking: bridges, guest tap devices, the default NAT network."""
