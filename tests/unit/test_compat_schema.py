@@ -90,7 +90,8 @@ def problems(m: Method, up: S) -> list[str]:
 def test_method_matches_upstream(m: Method) -> None:
     up = UPSTREAM.get(m.path, {}).get(m.http)
     assert up is not None, f"{m.key} is not upstream: declare it in data/extensions.json"
-    assert problems(m, up) == []
+    found = problems(m, up)
+    assert not found, f"{m.key} disagrees with upstream:\n  " + "\n  ".join(found)
 
 
 @pytest.mark.parametrize("ext", EXTENSIONS, ids=[f"{e['method']} {e['path']}" for e in EXTENSIONS])

@@ -162,6 +162,7 @@ async def create_vm(call: Call, p: dict[str, Any]) -> str:
     "/nodes/{node}/qemu/{vmid}",
     name="vmdiridx",
     permissions=ALL_USERS,
+    proxyto="node",
     parameters={"node": NODE, "vmid": VMID},
     returns=array_of(obj(subdir=STR)),
 )

@@ -13,6 +13,28 @@ from pyxis.errors import Conflict, PermissionDenied, PyxisError
 from pyxis.schema.registry import method
 from pyxis.tasks.manager import TaskLog
 
+# the machine override of vm_start: a property string, as upstream
+MACHINE_TYPE_RE = (
+    r"(pc|pc(-i440fx)?-\d+(\.\d+)+(\+pve\d+)?(\.pxe)?|q35"
+    r"|pc-q35-\d+(\.\d+)+(\+pve\d+)?(\.pxe)?|virt(?:-\d+(\.\d+)+)?(\+pve\d+)?)"
+)
+MACHINE = opt(
+    STR,
+    format={
+        "type": {
+            "type": "string",
+            "default_key": 1,
+            "optional": 1,
+            "maxLength": 40,
+            "pattern": MACHINE_TYPE_RE,
+        },
+        "aw-bits": opt(NUM, minimum=32, maximum=64),
+        "enable-s3": opt(BOOL),
+        "enable-s4": opt(BOOL),
+        "viommu": opt({"type": "string", "enum": ["intel", "virtio"]}),
+    },
+)
+
 POWER = perm("/vms/{vmid}", ["VM.PowerMgmt"])
 AUDIT = perm("/vms/{vmid}", ["VM.Audit"])
 BASE = {"node": NODE, "vmid": VMID}
@@ -58,6 +80,7 @@ def _unlocked(call: Call, vmid: int, p: dict[str, Any]) -> None:
     "/nodes/{node}/qemu/{vmid}/status",
     name="vmcmdidx",
     permissions=AUDIT,
+    proxyto="node",
     parameters=BASE,
     returns=array_of(obj(subdir=STR)),
 )
@@ -95,7 +118,7 @@ async def status_current(call: Call, p: dict[str, Any]) -> dict[str, Any]:
         "timeout": opt(INT, minimum=0, default="max(30, vm memory in GiB)"),
         "stateuri": opt(STR, maxLength=128),
         "migratedfrom": opt(NODE),
-        "machine": opt(STR),
+        "machine": MACHINE,
         "force-cpu": opt(STR),
     },
     returns=STR,

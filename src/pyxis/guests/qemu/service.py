@@ -12,7 +12,6 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-import pyxis
 from pyxis.errors import Conflict, NotFound, ParamError, PermissionDenied, PyxisError
 from pyxis.guests.cgroups import CgroupSpec, guest_cgroup_name
 from pyxis.guests.orchestrator import GuestRegistry, Rollback, conf_path
@@ -22,6 +21,7 @@ from pyxis.guests.qemu.disks import DrivePlan, check_drive, realize_drive
 from pyxis.guests.qemu.keys import is_drive_key, mac_generate, parse_net, parse_value, print_value
 from pyxis.guests.qemu.privs import privilege_for
 from pyxis.guests.qemu.qmp import Monitor, MonitorError
+from pyxis.guests.qemu.version import qemu_version
 from pyxis.network import taps
 from pyxis.tasks.manager import TaskLog
 
@@ -139,7 +139,7 @@ class QemuService:
                 now = int(time.time())
                 cfg.main.setdefault("smbios1", f"uuid={uuid.uuid4()}")
                 cfg.main.setdefault("vmgenid", str(uuid.uuid4()))
-                cfg.main["meta"] = f"creation-qemu={pyxis.__version__},ctime={now}"
+                cfg.main["meta"] = f"creation-qemu={qemu_version()},ctime={now}"
                 path = conf_path(self.svc.node, KIND, vmid)
                 await self.svc.store.create(path, render_config(cfg).encode(), writer=self.svc.node)
                 rollback.clear()
