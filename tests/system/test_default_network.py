@@ -7,6 +7,7 @@ alone.  Running it in a fresh namespace keeps the host's own networking untouche
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -37,10 +38,8 @@ def netns(tmp_path: Path) -> Iterator[str]:
     finally:
         pidfile = tmp_path / "run" / "pyxis" / "dnsmasq-vmbr0.pid"
         if pidfile.exists():
-            try:
+            with contextlib.suppress(OSError, ValueError):
                 os.kill(int(pidfile.read_text().strip()), signal.SIGTERM)
-            except (OSError, ValueError):
-                pass
         subprocess.run(["ip", "netns", "del", name], check=False)
 
 
