@@ -22,6 +22,7 @@ from typing import Any
 
 import uvicorn
 
+from pyxis.metrics.collector import interval_from_env
 from pyxis.paths import Paths
 from pyxis.server.app import ApiApp
 from pyxis.server.reason import install as install_reason_phrases
@@ -56,6 +57,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         default=3.0,
         help="seconds to delay a failed authentication (default 3)",
+    )
+    ap.add_argument(
+        "--stats-interval",
+        type=float,
+        default=interval_from_env(),
+        help="seconds between status collections (default 10, or $PYXIS_STATS_INTERVAL)",
     )
     ap.add_argument("--log-level", default="info")
     return ap.parse_args(argv)
@@ -125,9 +132,13 @@ async def serve(args: argparse.Namespace) -> None:
             flush=True,
         )
 
+    collector = asyncio.create_task(svc.metrics.run(args.stats_interval), name="collector")
     try:
         await asyncio.gather(tcp.serve(), local.serve(), announce())
     finally:
+        collector.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await collector
         await svc.close()
         with contextlib.suppress(FileNotFoundError):
             paths.pidfile.unlink()

@@ -51,6 +51,9 @@ class Services:
         from pyxis.guests.qemu.service import QemuService
 
         self.qemu = QemuService(self)
+        from pyxis.metrics.collector import Collector
+
+        self.metrics = Collector(self)  # sampled by the daemon's background task
         self._dc_cache: tuple[int, dict[str, Any]] | None = None
 
     @classmethod

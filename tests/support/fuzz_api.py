@@ -6,7 +6,7 @@ Starts a daemon in a temporary root, makes an ``Administrator`` user with the re
 The only check is ``not_a_server_error``: a 4xx for bad input is the expected answer,
 any 5xx is a bug.  Exits non-zero when schemathesis reports a failure (its output lists
 each failing case with a curl line to reproduce it) and prints the daemon's logged
-tracebacks; always stops the daemon.
+tracebacks; always stops the daemon and any guest process the fuzzed API started.
 
 Bounds: ``--max-examples`` per operation and a ``--max-time`` budget for the whole run
 (override with PYXIS_FUZZ_EXAMPLES / PYXIS_FUZZ_MAX_TIME / PYXIS_FUZZ_SEED).
@@ -23,6 +23,7 @@ The daemon is kept out of ``PYXIS_HIT_LOG`` so that fuzzing does not count as co
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -119,6 +120,23 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
+def _kill_guests(root: Path) -> None:
+    """Stop guest processes the fuzzed API started (they outlive the daemon by design).
+
+    Only processes named by a pidfile under ``root`` whose command line mentions ``root``
+    are killed, so nothing outside this run is touched.
+    """
+    for pidfile in root.rglob("*.pid"):
+        try:
+            pid = int(pidfile.read_text().split()[0])
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+        if str(root).encode() in cmdline:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+
 def _server_errors(daemon_log: Path) -> str:
     """The tracebacks the daemon logged (each 5xx it answered is logged with one)."""
     text = daemon_log.read_text(errors="replace") if daemon_log.exists() else ""
@@ -146,7 +164,11 @@ def fuzz(root: Path) -> int:
     with open(daemon_log, "wb") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
-        _wait_ready(base, proc)
+        try:
+            _wait_ready(base, proc)
+        except RuntimeError:
+            print(daemon_log.read_text(errors="replace")[-4000:], file=sys.stderr)
+            raise
         _pveum(root, "user", "add", USER)
         _pveum(root, "passwd", USER, stdin=PASSWORD + "\n")
         _pveum(root, "acl", "modify", "/", "--users", USER, "--roles", "Administrator")
@@ -213,6 +235,7 @@ def fuzz(root: Path) -> int:
         return 1 if rc else 0
     finally:
         _stop(proc)
+        _kill_guests(root)
 
 
 def main() -> int:

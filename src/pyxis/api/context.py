@@ -1,7 +1,8 @@
 """What a handler receives besides its validated parameters.
 
 ``Call`` names the caller (user or token), the node's services and, for upload
-methods, the streamed file.  ``Listing`` lets a list handler report ``total``;
+methods, the streamed file (for websocket methods, the connection).  ``Listing`` lets
+a list handler report ``total``;
 ``Download`` asks the server to stream a file instead of a JSON envelope.
 """
 
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pyxis.schema.registry import Method
+    from pyxis.server.websocket import WebSocket
     from pyxis.services import Services
 
 
@@ -32,6 +34,8 @@ class Call:
     method: Method
     client: str | None = None
     upload: Upload | None = None
+    # the accepted-to-be connection of a ``websocket=True`` method
+    websocket: WebSocket | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

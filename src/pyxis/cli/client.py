@@ -115,6 +115,8 @@ class LocalClient:
             lines = self.call(
                 "GET", f"/nodes/{node}/tasks/{upid}/log", {"start": shown, "limit": 500}
             )
+            if shown == 0 and lines == [{"n": 1, "t": "no content"}]:
+                lines = []  # upstream's placeholder page for a still-empty log
             for line in lines or []:
                 if echo:
                     print(line["t"], flush=True)

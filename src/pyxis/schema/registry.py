@@ -41,6 +41,8 @@ class Method:
     extension: bool = False
     upload: bool = False
     download: bool = False
+    # a GET that upgrades to a websocket; the handler gets ``call.websocket``
+    websocket: bool = False
     description: str = ""
 
     @property

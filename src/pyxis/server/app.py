@@ -50,6 +50,11 @@ class ApiApp:
         if scope["type"] == "lifespan":
             await _lifespan(receive, send)
             return
+        if scope["type"] == "websocket":
+            from pyxis.server.websocket import serve_websocket
+
+            await serve_websocket(self, scope, receive, send)
+            return
         if scope["type"] != "http":
             return
         path: str = scope["path"]

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pyxis.errors import NotFound, PermissionDenied, PyxisError
+from pyxis.errors import Conflict, NotFound, PermissionDenied, PyxisError
 from pyxis.schema.sectioncfg import SectionConfig
 from pyxis.storage.config import default_storage_cfg, parse_storage_cfg, render_storage_cfg
 from pyxis.storage.plugin import StoragePlugin
@@ -80,14 +80,11 @@ class StorageService:
     async def plugin(self, storeid: str) -> StoragePlugin:
         """An activated plugin for a storage that is enabled on this node."""
         section = self.section(storeid)
-        # upstream answers these with a generic 500; they are caused by the request
-        # (it names a storage unusable here), so they are client errors in Pyxis
+        # upstream answers these with a generic 500; a refused request is a Conflict here
         if section.get("disable"):
-            raise PyxisError(f"storage '{storeid}' is disabled", status=400)
+            raise Conflict(f"storage '{storeid}' is disabled")
         if not self.enabled_here(section):
-            raise PyxisError(
-                f"storage '{storeid}' is not available on node '{self.svc.node}'", status=400
-            )
+            raise Conflict(f"storage '{storeid}' is not available on node '{self.svc.node}'")
         plugin = self.instance(storeid)
         await plugin.activate()
         return plugin

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from pyxis.errors import ParamError
+from pyxis.guests.qemu.cloudinit_drive import volume_of as cloudinit_volume
 from pyxis.guests.qemu.config import VmConfig
 from pyxis.guests.qemu.disks import volume_of
 from pyxis.guests.qemu.keys import is_drive_key, key_schema
@@ -81,6 +82,8 @@ def referenced_volumes(cfg: VmConfig) -> set[str]:
                 vol = volume_of(key, value) if is_drive_key(key) else value.split(",")[0]
                 if vol:
                     out.add(vol)
+                if is_drive_key(key) and (ci := cloudinit_volume(key, value)):
+                    out.add(ci)
     return out
 
 
@@ -99,9 +102,14 @@ def apply_stopped(cfg: VmConfig, changes: dict[str, str], deletes: list[str]) ->
             vol = volume_of(key, old)
             if vol and vol not in _in_use(cfg, exclude=key):
                 conf[next_unused(conf)] = vol
+            if ci := cloudinit_volume(key, old):
+                freed.append(ci)  # generated data: nothing to keep
     for key, value in changes.items():
         old = conf.get(key)
         if old is not None and is_drive_key(key):
+            ci = cloudinit_volume(key, old)
+            if ci and ci != cloudinit_volume(key, value):
+                freed.append(ci)
             vol = volume_of(key, old)
             if vol and vol != volume_of(key, value) and vol not in _in_use(cfg, exclude=key):
                 conf[next_unused(conf)] = vol

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyxis.errors import ParamError, PermissionDenied
 from pyxis.guests.orchestrator import Rollback
+from pyxis.guests.qemu import cloudinit_drive
 from pyxis.guests.qemu.keys import ALLOC_RE, is_cdrom, parse_drive, print_value
 from pyxis.storage.volid import split_volid
 from pyxis.util.run import run
@@ -37,6 +38,7 @@ class DrivePlan:
     alloc_storage: str | None = None
     alloc_gib: float = 0
     import_from: str | None = None
+    cloudinit: bool = False  # a cloud-init drive volume to allocate
 
 
 def _human_size(nbytes: int) -> str:
@@ -54,6 +56,8 @@ async def check_drive(svc: Services, authid: str, vmid: int, key: str, value: st
         raise ParamError.one(key, str(err)) from err
     file = str(drive.get("file", ""))
     access = svc.access
+    if cloudinit_drive.is_alloc_request(file):
+        return await cloudinit_drive.check_alloc(svc, authid, vmid, key, drive)
     if is_cdrom(drive):
         if ISO_FILE_RE.match(file):
             return DrivePlan(key, drive)
@@ -154,6 +158,8 @@ async def realize_drive(
     drive = dict(plan.drive)
     if plan.alloc_storage is None:
         return print_value(plan.key, drive)
+    if plan.cloudinit:
+        return await cloudinit_drive.realize(svc, vmid, plan, rollback, log)
     sid = plan.alloc_storage
     plugin = await svc.storage.plugin(sid)
     fmt = drive.get("format") or plugin.default_format()

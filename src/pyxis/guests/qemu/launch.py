@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from pyxis.errors import Conflict, PyxisError
 from pyxis.guests.orchestrator import Rollback
-from pyxis.guests.qemu import configure, kvmprobe, runtime
+from pyxis.guests.qemu import cloudinit_drive, configure, kvmprobe, runtime
 from pyxis.guests.qemu.argv import build_argv, link_down_nets
 from pyxis.guests.qemu.cmdline import KvmUnavailable
 from pyxis.guests.qemu.facts import EFIVARS_TEMP, NodeFacts, OvmfFiles, RunFiles, VolumeSource
@@ -78,7 +78,15 @@ def _format_of(name: str, drive: dict[str, object]) -> str:
     return FORMAT_SUFFIXES.get(Path(name).suffix, "raw")
 
 
-async def launch(qemu: QemuService, vmid: int, tlog: TaskLog) -> None:
+async def launch(
+    qemu: QemuService,
+    vmid: int,
+    tlog: TaskLog,
+    *,
+    before_cont: Callable[[Monitor], Awaitable[None]] | None = None,
+) -> None:
+    """Start VM ``vmid``; ``before_cont`` runs on the paused QEMU (e.g. to load a
+    snapshot's RAM state) before its CPUs start."""
     svc = qemu.svc
     paths = qemu.run_paths(vmid)
     if qemu.pid(vmid) is not None:
@@ -92,6 +100,7 @@ async def launch(qemu: QemuService, vmid: int, tlog: TaskLog) -> None:
         tlog.log("applied pending changes")
         for volid in freed:
             await qemu._free_volume(volid, tlog)
+    await cloudinit_drive.prepare_start(qemu, vmid, tlog)
     conf = cfg.main
     kvm = await kvmprobe.probe(svc.paths.run_dir)
     facts = await node_facts(qemu, vmid, kvm_usable=kvm.usable)
@@ -129,6 +138,8 @@ async def launch(qemu: QemuService, vmid: int, tlog: TaskLog) -> None:
         async with Monitor(paths.qmp) as mon:
             for key in link_down_nets(conf):
                 await mon.set_link(key, False)
+            if before_cont is not None:
+                await before_cont(mon)
             await mon.cont()
         rollback.clear()
     accel = "KVM" if "accel=kvm" in " ".join(argv) else "TCG (software emulation)"

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pyxis.errors import Conflict, NotFound, ParamError, PermissionDenied, PyxisError
 from pyxis.guests.cgroups import CgroupSpec, guest_cgroup_name
 from pyxis.guests.orchestrator import GuestRegistry, Rollback, conf_path
-from pyxis.guests.qemu import configure, runtime
+from pyxis.guests.qemu import configure, hotplug, runtime
 from pyxis.guests.qemu.config import VmConfig, digest, parse_config, render_config
 from pyxis.guests.qemu.disks import DrivePlan, check_drive, realize_drive
 from pyxis.guests.qemu.keys import is_drive_key, mac_generate, parse_net, parse_value, print_value
@@ -193,7 +193,12 @@ class QemuService:
                 later = {k: v for k, v in values.items() if k not in configure.LIVE_KEYS}
                 live_del = [k for k in deletes if k in configure.LIVE_KEYS]
                 freed = configure.apply_stopped(cfg, live, live_del)
-                configure.add_pending(cfg, later, [k for k in deletes if k not in live_del], force)
+                later_del = [k for k in deletes if k not in live_del]
+                later, later_del, hot_freed = await hotplug.apply(
+                    self, vmid, cfg, later, later_del, tlog
+                )
+                freed += hot_freed
+                configure.add_pending(cfg, later, later_del, force)
             await self.save(vmid, cfg, dig)
             rollback.clear()
         for volid in freed:
@@ -310,6 +315,8 @@ class QemuService:
                 out["uptime"] = int(stats.uptime)
                 out["mem"] = stats.rss
                 out["cpu"] = round(self._cpu_fraction(vmid, stats.cpu_seconds, cpus), 4)
+            if (live := self.svc.metrics.latest(KIND, vmid)) and live.pid == pid:
+                out.update(live.counters)  # cumulative I/O as of the collector's last round
         return out
 
     async def current_status(self, vmid: int) -> dict[str, Any]:
@@ -324,10 +331,9 @@ class QemuService:
                     ver = await mon.query_version()
                     q = ver["qemu"]
                     out["running-qemu"] = f"{q['major']}.{q['minor']}.{q['micro']}"
-                    for dev in await mon.query_blockstats():
-                        st = dev.get("stats", {})
-                        out["diskread"] += int(st.get("rd_bytes", 0))
-                        out["diskwrite"] += int(st.get("wr_bytes", 0))
+                    stats = [dev.get("stats", {}) for dev in await mon.query_blockstats()]
+                    out["diskread"] = sum(int(st.get("rd_bytes", 0)) for st in stats)
+                    out["diskwrite"] = sum(int(st.get("wr_bytes", 0)) for st in stats)
             except MonitorError as err:
                 out["qmpstatus"] = "unknown"
                 log.debug("VM %d: QMP status failed: %s", vmid, err)
