@@ -130,9 +130,10 @@ async def test_template_and_linked_clone(
 
     feat = await root_api.get(f"{VMS}/100/feature", params={"feature": "clone"})
     assert feat.json()["data"] == {"hasFeature": 1, "nodes": [NODE]}
-    # the base is in use: destroying the template must leave it (warning), clone first
+    # destroying the clone frees its overlay and leaves the template's base alone
     await ok_task(root_api, await root_api.delete(f"{VMS}/101"))
     assert not (stores["st1"] / "images/101").exists()
+    assert base.exists()
 
 
 async def test_full_clone_and_refusals(

@@ -103,6 +103,13 @@ async def test_collector_round_samples_node_and_storages(
     vm = (await rows(root_api, f"/nodes/{NODE}/qemu/100/rrddata", timeframe="hour"))[-1]
     assert vm["maxmem"] == 1024 * 1024 * 1024 and vm["maxcpu"] == 2
     assert vm["cpu"] == 0 and vm["netin"] == 0 and vm["diskwrite"] == 0
+    # a removed VM leaves the live view; its history stays on disk
+    assert svc.metrics.latest("qemu", 100) is not None
+    await svc.store.delete(f"nodes/{NODE}/qemu-server/100.conf")
+    clock.now += 10
+    await svc.metrics.sample_once()
+    assert svc.metrics.latest("qemu", 100) is None
+    assert (svc.paths.lib_dir / "rrd" / "qemu" / "100").is_file()
 
 
 async def test_qemu_rrddata_and_live_counters(

@@ -206,9 +206,9 @@ def test_offline_snapshot_rollback_restores_disk(
 
 
 def test_running_snapshots_with_and_without_ram(
-    px: ProxmoxAPI, node: str, module_daemon: Daemon, disk_image: str
+    px: ProxmoxAPI, node: str, module_daemon: Daemon, disk_image: str, st2: Path
 ) -> None:
-    vmid = 301
+    vmid, copy = 301, 302
     try:
         create_vm(module_daemon, px, vmid, disk_image)
         vm = px.nodes(node).qemu(vmid)
@@ -257,10 +257,23 @@ def test_running_snapshots_with_and_without_ram(
         assert "snapshots" not in img_info(disk)
         assert [s["name"] for s in vm.snapshot.get()] == ["current"]
         assert running(px, node, vmid)
+
+        # full clone of the running VM: QEMU mirrors the disk, the source runs on
+        task_ok(px, vm.clone.post(newid=copy, full=1, storage="st2", format="raw"))
+        conf = px.nodes(node).qemu(copy).config.get()
+        assert conf["scsi0"].startswith(f"st2:{copy}/vm-{copy}-disk-0.raw")
+        assert conf["serial0"] == "socket" and "lock" not in conf
+        copied = image_path(module_daemon, conf["scsi0"], st2)
+        assert img_info(copied)["virtual-size"] == img_info(disk)["virtual-size"]
+        assert running(px, node, vmid)
+        task_ok(px, px.nodes(node).qemu(copy).delete())
+
         task_ok(px, vm.status.stop.post())
         task_ok(px, vm.delete())
         assert volumes(px, node, vmid, ("local",)) == set()
+        assert volumes(px, node, copy, ("local", "st2")) == set()
     finally:
+        destroy(px, node, copy)
         destroy(px, node, vmid)
 
 

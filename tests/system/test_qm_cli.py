@@ -251,7 +251,7 @@ class Terminal:
     def close(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
-        self.proc.wait()
+        self.proc.communicate(timeout=10)  # also closes the pipes
 
 
 def test_booted_guest_terminal_agent_and_acpi_shutdown(d: Daemon) -> None:

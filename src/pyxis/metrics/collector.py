@@ -220,7 +220,8 @@ class Collector:
             values.update({k: rates.get(k) for k in GUEST_COUNTERS})
             self.record("qemu", r.vmid, values, counters=counters, pid=r.pid, when=now)
         for key in [k for k in self._latest if k[0] == "qemu" and k[1] not in seen]:
-            del self._latest[key]
+            del self._latest[key]  # destroyed or migrated away: keep its file, free memory
+            self.store.forget(*key)
 
     async def _block_totals(self, vmids: list[int]) -> list[tuple[int, int] | None]:
         limit = asyncio.Semaphore(QMP_PARALLEL)

@@ -122,12 +122,12 @@ class RrdStore:
         return rf.fetch(timeframe, cf, now)
 
     def forget(self, kind: str, ident: str) -> None:
-        """Drop the cached copy (after writing it if dirty) - e.g. for a removed guest."""
+        """Save and drop the cached copy - e.g. of a guest no longer on this node."""
         key = (kind, ident)
         rf = self._files.pop(key, None)
-        if rf is not None and key in self._dirty:
-            self._dirty.discard(key)
-            write_atomic(self.path(kind, ident), rf.dumps())
+        self._dirty.discard(key)
+        if rf is not None:
+            _write_all([(self.path(kind, ident), rf.dumps())])
 
     async def flush(self, everything: bool = False) -> None:
         """Write the files that completed a PDP (``everything``: all cached files, so a

@@ -18,6 +18,19 @@ from pyxis.schema.registry import REGISTRY, Method
 from pyxis.schema.scalars import check_scalar
 
 _KEEP = ("minimum", "maximum", "maxLength", "minLength", "enum", "default")
+_LIMITS = ("minimum", "maximum", "maxLength", "minLength")
+
+
+def _as_number(val: Any) -> int | float | None:
+    if isinstance(val, bool):
+        return None
+    if isinstance(val, (int, float)):
+        return val
+    try:
+        num = float(val)
+    except (TypeError, ValueError):
+        return None
+    return int(num) if num.is_integer() else num
 
 
 def _pattern(p: str) -> str:
@@ -60,6 +73,11 @@ def to_openapi(schema: dict[str, Any]) -> dict[str, Any]:
                 continue
             if key == "default" and typ == "string" and not isinstance(val, str):
                 continue
+            if key in _LIMITS:
+                # upstream writes some limits as strings ("minimum": "0")
+                val = _as_number(val)
+                if val is None:
+                    continue
             out[key] = val
     if "pattern" in schema:
         out["pattern"] = _pattern(schema["pattern"])

@@ -22,6 +22,12 @@ from pyxis.schema.registry import REGISTRY
         ({"type": "boolean", "default": "off"}, {"type": "integer", "enum": [0, 1], "default": 0}),
         ({"type": "boolean", "default": "maybe"}, {"type": "integer", "enum": [0, 1]}),
         ({"type": "integer", "default": "same as user"}, {"type": "integer"}),
+        # upstream writes some limits as strings
+        (
+            {"type": "integer", "minimum": "0", "maximum": "1.5"},
+            {"type": "integer", "minimum": 0, "maximum": 1.5},
+        ),
+        ({"type": "integer", "minimum": "lots"}, {"type": "integer"}),
         (
             {"type": "string", "format": "pve-node"},
             {"type": "string", "x-pve-format": "pve-node"},
@@ -52,3 +58,27 @@ def test_document_loads_in_schemathesis() -> None:
     schemathesis = pytest.importorskip("schemathesis")
     schema = schemathesis.openapi.from_dict(openapi_document())
     assert len(list(schema.get_all_operations())) == len(REGISTRY.methods)
+
+
+def _schemas(node: Any) -> Any:
+    if isinstance(node, dict):
+        if isinstance(node.get("type"), str):
+            yield node
+        for value in node.values():
+            yield from _schemas(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _schemas(value)
+
+
+def test_document_keywords_are_well_typed() -> None:
+    """What schemathesis rejects per operation: limits and defaults of the wrong type."""
+    kinds = {"integer": int, "number": (int, float), "string": str}
+    for schema in _schemas(openapi_document()["paths"]):
+        for key in ("minimum", "maximum", "minLength", "maxLength"):
+            if key in schema:
+                assert isinstance(schema[key], (int, float)), schema
+                assert not isinstance(schema[key], bool), schema
+        expected = kinds.get(schema["type"])
+        if expected and "default" in schema:
+            assert isinstance(schema["default"], expected), schema

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import pycdlib
 
-from pyxis.errors import ParamError, PermissionDenied, PyxisError
+from pyxis.errors import Conflict, ParamError, PermissionDenied, PyxisError
 from pyxis.guests.qemu import cloudinit
 from pyxis.guests.qemu.config import VmConfig
 from pyxis.guests.qemu.drives import CLOUDINIT_RE
@@ -278,7 +278,7 @@ async def update_now(qemu: QemuService, vmid: int) -> None:
         cfg, dig = qemu.load(vmid)
         key = await regenerate(qemu, vmid, cfg)
         if key is None:
-            raise PyxisError(f"VM {vmid} has no cloud-init drive")
+            raise Conflict(f"VM {vmid} has no cloud-init drive")
         await qemu.save(vmid, cfg, dig)
         if qemu.pid(vmid) is not None:
             await _change_medium(qemu, vmid, key, str(parse_drive(key, cfg.main[key])["file"]))

@@ -7,31 +7,25 @@ config section; everything else is handed back and waits in ``[PENDING]`` as bef
 A failed hotplug is not an error of the update: the change is left pending, with a
 warning.
 
-The QMP objects are built by the same code that builds the command line
-(``devices.add_nic``, ``drives.add_drives``, ``devices.place_devices``) from a config
-holding just the one key, so a hotplugged device is identical to a cold-plugged one:
-same ids, node names, PCI slot and properties.  Unplugging waits until QEMU has
-really removed the device (the guest has to acknowledge a PCI unplug) before the
-backend (netdev, block nodes, tap) is deleted.
+Hotpluggable: adding or removing a NIC (``network``); adding or removing a virtio
+disk, or a SCSI disk on a virtio-scsi controller (``disk``); changing a CD-ROM's
+medium (always, as upstream); dropping an ``unusedN`` volume.  The QMP work for one
+key is ``hotplug_ops``: the device JSON comes from the command-line builder, so a
+hotplugged device is identical to a cold-plugged one (ids, node names, PCI slot).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from pyxis.errors import PyxisError
-from pyxis.guests.qemu import configure, devices, drives
-from pyxis.guests.qemu.argv import BOOTINDEX_BASE
-from pyxis.guests.qemu.cmdline import Cmdline, JsonDict
+from pyxis.guests.qemu import configure
+from pyxis.guests.qemu.cmdline import JsonDict
 from pyxis.guests.qemu.config import VmConfig
-from pyxis.guests.qemu.facts import NodeFacts, VolumeSource
-from pyxis.guests.qemu.keys import is_cdrom, is_drive_key, parse_boot_order, parse_drive, parse_net
+from pyxis.guests.qemu.hotplug_ops import PlugContext, bus_of, is_net, plug, refresh, unplug
+from pyxis.guests.qemu.keys import is_cdrom, is_drive_key, parse_drive
 from pyxis.guests.qemu.qmp import Monitor, MonitorError
-from pyxis.network import taps
 
 if TYPE_CHECKING:
     from pyxis.guests.qemu.service import QemuService
@@ -39,14 +33,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pyxis.qemu.hotplug")
 DEFAULT_FEATURES = "network,disk,usb"
-UNPLUG_TIMEOUT = 20.0
-BRIDGE_DRIVERS = ("pci-bridge", "i82801b11-bridge")
 HOTPLUG_BUSES = ("virtio", "scsi")
 VIRTIO_SCSI = ("virtio-scsi-pci", "virtio-scsi-single")
-
-
-class NotHotpluggable(PyxisError):
-    """This change cannot be applied to the running VM; it stays pending."""
 
 
 def features(conf: dict[str, str]) -> set[str]:
@@ -57,27 +45,6 @@ def features(conf: dict[str, str]) -> set[str]:
     if raw == "1":
         raw = DEFAULT_FEATURES
     return {f for f in raw.split(",") if f}
-
-
-def _is_net(key: str) -> bool:
-    return key.startswith("net") and key[3:].isdigit()
-
-
-def _bus(key: str) -> str:
-    return key.rstrip("0123456789")
-
-
-@dataclass
-class _Ctx:
-    """What every plug operation of one update needs."""
-
-    vmid: int
-    mon: Monitor
-    facts: NodeFacts
-    family: str
-    kvm: bool
-    peripherals: set[str]
-    objects: set[str]
 
 
 async def apply(
@@ -106,12 +73,12 @@ async def apply(
             for key in wanted:
                 try:
                     if key in left_deletes and key in cfg.main:
-                        await _unplug(ctx, key, cfg.main[key], cfg.main)
+                        await unplug(ctx, key, cfg.main[key], cfg.main)
                         freed += configure.apply_stopped(cfg, {}, [key])
                         left_deletes.remove(key)
                     elif key in left_changes:
                         value = left_changes[key]
-                        await _plug(qemu, ctx, key, value, cfg.main)
+                        await plug(qemu, ctx, key, value, cfg.main)
                         freed += configure.apply_stopped(cfg, {key: value}, [])
                         del left_changes[key]
                     _note(tlog, f"hotplug: {key} applied to the running VM")
@@ -124,7 +91,7 @@ async def apply(
 
 def _candidate(cfg: VmConfig, key: str, value: str | None, feats: set[str]) -> bool:
     old = cfg.main.get(key)
-    if _is_net(key):
+    if is_net(key):
         # a changed NIC (bridge, model ...) needs a restart; add and remove do not
         return "network" in feats and (value is None) != (old is None)
     if not is_drive_key(key):
@@ -134,9 +101,9 @@ def _candidate(cfg: VmConfig, key: str, value: str | None, feats: set[str]) -> b
             return is_cdrom(parse_drive(key, old)) and is_cdrom(parse_drive(key, value))
         except ValueError:
             return False
-    if "disk" not in feats or _bus(key) not in HOTPLUG_BUSES:
+    if "disk" not in feats or bus_of(key) not in HOTPLUG_BUSES:
         return False
-    if _bus(key) == "scsi" and cfg.main.get("scsihw", "lsi") not in VIRTIO_SCSI:
+    if bus_of(key) == "scsi" and cfg.main.get("scsihw", "lsi") not in VIRTIO_SCSI:
         return False
     try:
         drive = parse_drive(key, value if value is not None else str(old))
@@ -145,13 +112,13 @@ def _candidate(cfg: VmConfig, key: str, value: str | None, feats: set[str]) -> b
     return not is_cdrom(drive)
 
 
-async def _context(qemu: QemuService, vmid: int, mon: Monitor) -> _Ctx:
+async def _context(qemu: QemuService, vmid: int, mon: Monitor) -> PlugContext:
     from pyxis.guests.qemu.launch import node_facts
 
     kvm = cast(JsonDict, await mon.execute("query-kvm"))
     machine = str(await mon.execute("qom-get", {"path": "/machine", "property": "type"}))
     facts = await node_facts(qemu, vmid, kvm_usable=bool(kvm.get("enabled")))
-    ctx = _Ctx(
+    ctx = PlugContext(
         vmid=vmid,
         mon=mon,
         facts=facts,
@@ -160,266 +127,8 @@ async def _context(qemu: QemuService, vmid: int, mon: Monitor) -> _Ctx:
         peripherals=set(),
         objects=set(),
     )
-    await _refresh(ctx)
+    await refresh(ctx)
     return ctx
-
-
-async def _refresh(ctx: _Ctx) -> None:
-    periph = cast(
-        list[JsonDict], await ctx.mon.execute("qom-list", {"path": "/machine/peripheral"})
-    )
-    ctx.peripherals = {
-        str(p["name"]) for p in periph if str(p.get("type", "")).startswith("child<")
-    }
-    objs = cast(list[JsonDict], await ctx.mon.execute("qom-list", {"path": "/objects"}))
-    ctx.objects = {str(o["name"]) for o in objs if str(o.get("type", "")).startswith("child<")}
-
-
-def _bootindex(conf: dict[str, str], key: str, value: str) -> int | None:
-    order = parse_boot_order({**conf, key: value})
-    return BOOTINDEX_BASE + order.index(key) if key in order else None
-
-
-def _bus_present(ctx: _Ctx, bus: str, added: set[str]) -> bool:
-    if bus in ctx.peripherals or bus.rsplit(".", 1)[0] in ctx.peripherals | added:
-        return True
-    if ctx.family == "i440fx" and bus == "pci.0":
-        return True
-    return bus == "pcie.0" or bus.startswith("ide.")
-
-
-def _new_devices(ctx: _Ctx, cmd: Cmdline, key: str) -> list[JsonDict]:
-    """Device JSON of ``cmd`` that is not in the VM yet (controllers may exist)."""
-    out: list[JsonDict] = []
-    added: set[str] = set()
-    for dev in devices.place_devices(cmd.devices, cmd.family):
-        if dev["driver"] in BRIDGE_DRIVERS:
-            continue
-        if dev.get("id") in ctx.peripherals:
-            if dev.get("id") == key:
-                raise NotHotpluggable(f"device '{key}' is already present")
-            continue  # a shared controller that is already there
-        bus = str(dev.get("bus", ""))
-        if bus and not _bus_present(ctx, bus, added):
-            raise NotHotpluggable(f"bus '{bus}' of '{dev.get('id')}' is not present")
-        out.append(dev)
-        added.add(str(dev.get("id")))
-    return out
-
-
-async def _plug(qemu: QemuService, ctx: _Ctx, key: str, value: str, conf: dict[str, str]) -> None:
-    if _is_net(key):
-        await _plug_nic(ctx, key, value, conf)
-    elif key in conf:
-        await _change_medium(qemu, ctx, key, conf[key], value)
-    else:
-        await _plug_disk(qemu, ctx, key, value, conf)
-
-
-# -- NICs ----------------------------------------------------------------------------
-
-
-def _mtu(value: object) -> int | None:
-    if value in (None, 1, "1"):
-        return None  # 1 means: the bridge's MTU
-    return int(str(value))
-
-
-async def _plug_nic(ctx: _Ctx, key: str, value: str, conf: dict[str, str]) -> None:
-    index = int(key[3:])
-    facts = ctx.facts
-    tap = None if facts.user_net else (facts.tap_script, facts.tap_down_script)
-    cmd = Cmdline(facts.qemu_binary, ctx.family)
-    devices.add_nic(
-        cmd,
-        index,
-        value,
-        vmid=ctx.vmid,
-        kvm=ctx.kvm,
-        bootindex=_bootindex(conf, key, value),
-        tap=tap,
-    )
-    new = _new_devices(ctx, cmd, key)
-    net = parse_net(value)
-    name = taps.tap_name(ctx.vmid, index)
-    if tap is not None:
-        bridge = str(net.get("bridge") or "")
-        if not bridge:
-            raise NotHotpluggable(f"{key}: no bridge configured")
-        await taps.create(
-            name,
-            bridge,
-            mtu=_mtu(net.get("mtu")),
-            tag=net.get("tag"),
-            rate_mbps=net.get("rate"),
-            queues=int(net.get("queues") or 1),
-        )
-    try:
-        await ctx.mon.execute("netdev_add", cmd.netdevs[0])
-        try:
-            for dev in new:
-                await ctx.mon.execute("device_add", dev)
-        except BaseException:
-            await _quiet(ctx.mon.netdev_del(key))
-            raise
-        if net.get("link_down"):
-            await ctx.mon.set_link(key, False)
-    except BaseException:
-        await taps.remove(name)
-        raise
-
-
-async def _unplug_nic(ctx: _Ctx, key: str) -> None:
-    if key in ctx.peripherals:
-        await ctx.mon.device_del(key)
-        await _wait_gone(ctx, key)
-    await _quiet(ctx.mon.netdev_del(key))
-    await taps.remove(taps.tap_name(ctx.vmid, int(key[3:])))
-
-
-# -- disks ---------------------------------------------------------------------------
-
-
-async def _sources(qemu: QemuService, key: str, value: str) -> dict[str, VolumeSource]:
-    from pyxis.guests.qemu.launch import volume_sources
-
-    return await volume_sources(qemu, {key: value})
-
-
-async def _add_backend(ctx: _Ctx, cmd: Cmdline) -> list[str]:
-    """object-add and blockdev-add what ``cmd`` holds; return the node names added."""
-    for obj in cmd.objects:
-        if obj["id"] not in ctx.objects:
-            await ctx.mon.execute("object-add", obj)
-            ctx.objects.add(str(obj["id"]))
-    nodes: list[str] = []
-    try:
-        for node in cmd.blockdevs:
-            await ctx.mon.blockdev_add(node)
-            nodes.append(str(node["node-name"]))
-    except BaseException:
-        for name in reversed(nodes):
-            await _quiet(ctx.mon.blockdev_del(name))
-        raise
-    return nodes
-
-
-async def _plug_disk(
-    qemu: QemuService, ctx: _Ctx, key: str, value: str, conf: dict[str, str]
-) -> None:
-    cmd = Cmdline(ctx.facts.qemu_binary, ctx.family)
-    mini = {key: value, "scsihw": conf.get("scsihw", "lsi")}
-    boot = _bootindex(conf, key, value)
-    drives.add_drives(
-        cmd, mini, ctx.facts, await _sources(qemu, key, value), {key: boot} if boot else {}
-    )
-    new = _new_devices(ctx, cmd, key)
-    nodes = await _add_backend(ctx, cmd)
-    plugged: list[str] = []
-    try:
-        for dev in new:
-            await ctx.mon.execute("device_add", dev)
-            plugged.append(str(dev["id"]))
-    except BaseException:
-        for did in reversed(plugged):
-            await _quiet(ctx.mon.device_del(did))
-        for name in reversed(nodes):
-            await _quiet(ctx.mon.blockdev_del(name))
-        raise
-
-
-async def _del_nodes(ctx: _Ctx, key: str) -> None:
-    """Delete the block nodes (and throttle group) of drive ``key``, top first."""
-    names = {
-        str(n.get("node-name"))
-        for n in cast(
-            list[JsonDict], await ctx.mon.execute("query-named-block-nodes", {"flat": True})
-        )
-    }
-    base = f"drive-{key}"
-    for name in (f"throttle-{base}", base, f"{base}-file"):
-        if name in names:
-            await ctx.mon.blockdev_del(name)
-    if f"throttle-{base}" in ctx.objects:
-        await _quiet(ctx.mon.execute("object-del", {"id": f"throttle-{base}"}))
-
-
-async def _unplug_disk(ctx: _Ctx, key: str, conf: dict[str, str]) -> None:
-    if key in ctx.peripherals:
-        await ctx.mon.device_del(key)
-        await _wait_gone(ctx, key)
-    controller = f"virtioscsi{key[4:]}"
-    if _bus(key) == "scsi" and conf.get("scsihw") == "virtio-scsi-single":
-        if controller in ctx.peripherals:
-            await ctx.mon.device_del(controller)
-            await _wait_gone(ctx, controller)
-        await _quiet(ctx.mon.execute("object-del", {"id": f"iothread-{controller}"}))
-    await _del_nodes(ctx, key)
-    if _bus(key) == "virtio" and f"iothread-{key}" in ctx.objects:
-        await _quiet(ctx.mon.execute("object-del", {"id": f"iothread-{key}"}))
-
-
-async def _change_medium(qemu: QemuService, ctx: _Ctx, key: str, old: str, new: str) -> None:
-    """Swap the medium of cdrom ``key`` (eject when ``new`` is ``none``)."""
-    old_drive, new_drive = parse_drive(key, old), parse_drive(key, new)
-    if key not in ctx.peripherals:
-        raise NotHotpluggable(f"cdrom '{key}' is not present")
-    if str(old_drive["file"]) == str(new_drive["file"]):
-        return
-    if drives.CLOUDINIT_RE.search(str(old_drive["file"])) or drives.CLOUDINIT_RE.search(
-        str(new_drive["file"])
-    ):
-        raise NotHotpluggable(f"{key}: cloud-init drives change at the next start")
-    await ctx.mon.execute("blockdev-open-tray", {"id": key, "force": True})
-    await _quiet(ctx.mon.execute("blockdev-remove-medium", {"id": key}))
-    await _del_nodes(ctx, key)
-    file = str(new_drive["file"])
-    if file != "none":
-        volumes = await _sources(qemu, key, new)
-        if file == "cdrom":
-            volumes[file] = VolumeSource(path="/dev/cdrom", format="raw", read_only=True)
-        if file not in volumes:
-            raise NotHotpluggable(f"{key}: no source for '{file}'")
-        cmd = Cmdline(ctx.facts.qemu_binary, ctx.family)
-        node, _ = drives.add_blockdev(cmd, key, new_drive, volumes[file], ctx.facts)
-        await _add_backend(ctx, cmd)
-        await ctx.mon.execute("blockdev-insert-medium", {"id": key, "node-name": node})
-    await ctx.mon.execute("blockdev-close-tray", {"id": key})
-
-
-async def _unplug(ctx: _Ctx, key: str, value: str, conf: dict[str, str]) -> None:
-    if _is_net(key):
-        await _unplug_nic(ctx, key)
-    elif is_cdrom(parse_drive(key, value)):
-        raise NotHotpluggable(f"{key}: a cdrom drive is removed at the next start")
-    else:
-        await _unplug_disk(ctx, key, conf)
-
-
-# -- helpers -------------------------------------------------------------------------
-
-
-async def _wait_gone(ctx: _Ctx, dev_id: str, timeout: float = UNPLUG_TIMEOUT) -> None:
-    """Wait until QEMU has removed ``dev_id`` (the guest acknowledged the unplug)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        await _refresh(ctx)
-        if dev_id not in ctx.peripherals:
-            return
-        if time.monotonic() >= deadline:
-            raise NotHotpluggable(
-                f"device '{dev_id}' was not removed within {int(timeout)} s "
-                "(the guest did not release it)"
-            )
-        await asyncio.sleep(0.1)
-
-
-async def _quiet(coro: Any) -> None:
-    """Run a clean-up step whose failure must not hide the original error."""
-    try:
-        await coro
-    except MonitorError as err:
-        log.debug("hotplug clean-up step failed: %s", err)
 
 
 def _note(tlog: TaskLog | None, msg: str) -> None:
