@@ -303,3 +303,61 @@ def test_booted_guest_terminal_agent_and_acpi_shutdown(d: Daemon) -> None:
         if term is not None:
             term.close()
         cleanup(d, vmid)
+
+
+@pytest.mark.skipif(
+    "POST /nodes/{node}/qemu/{vmid}/clone" not in REGISTRY.methods,
+    reason="disk commands not implemented yet",
+)
+def test_disk_commands_clone_and_template(d: Daemon) -> None:
+    src, copy = 306, 307
+    target = d.root / "srv/qm-move"
+    try:
+        qm(d, "create", str(src), "--kvm", "0", "--memory", "64", "--scsi0", "local:1,format=qcow2")
+        qm(d, "resize", str(src), "scsi0", "+1G")
+        assert "size=2G" in config_lines(qm(d, "config", str(src)))["scsi0"]
+        qm(d, "disk", "resize", str(src), "scsi0", "3G")
+        assert "size=3G" in config_lines(qm(d, "config", str(src)))["scsi0"]
+
+        target.mkdir(parents=True)
+        d.ok("pvesm", "add", "dir", "qmmove", "--path", str(target), "--content", "images")
+        qm(d, "move-disk", str(src), "scsi0", "qmmove")
+        conf = config_lines(qm(d, "config", str(src)))
+        assert conf["scsi0"].startswith(f"qmmove:{src}/vm-{src}-disk-0")
+        assert conf["unused0"].startswith(f"local:{src}/vm-{src}-disk-0")
+        qm(d, "disk", "unlink", str(src), "--idlist", "unused0", "--force")
+        assert "unused0" not in config_lines(qm(d, "config", str(src)))
+        assert not (d.root / f"var/lib/vz/images/{src}/vm-{src}-disk-0.qcow2").exists()
+
+        qm(d, "clone", str(src), str(copy), "--name", "the-copy", "--full")
+        conf = config_lines(qm(d, "config", str(copy)))
+        assert conf["name"] == "the-copy"
+        assert f"vm-{copy}-disk-0" in conf["scsi0"]
+        qm(d, "template", str(copy))
+        assert config_lines(qm(d, "config", str(copy)))["template"] == "1"
+        assert "template" in qm(d, "start", str(copy), code=API_FAILED)
+    finally:
+        cleanup(d, copy)
+        cleanup(d, src)
+        d.cli("pvesm", "remove", "qmmove")
+
+
+@pytest.mark.skipif(
+    "GET /nodes/{node}/qemu/{vmid}/cloudinit/dump" not in REGISTRY.methods,
+    reason="cloud-init not implemented yet",
+)
+def test_cloudinit_commands(d: Daemon) -> None:
+    vmid = 308
+    v = str(vmid)
+    try:
+        qm(d, "create", v, "--kvm", "0", "--memory", "64", "--ide0", "local:cloudinit",
+           "--ciuser", "alice", "--ipconfig0", "ip=dhcp")  # fmt: skip
+        user = qm(d, "cloudinit", "dump", v, "user")
+        assert user.startswith("#cloud-config")
+        assert "alice" in user
+        assert qm(d, "cloudinit", "dump", v, "network").startswith("version: 1")
+        qm(d, "cloudinit", "update", v)
+        pending = qm(d, "cloudinit", "pending", v).splitlines()
+        assert "cur ciuser: alice" in pending
+    finally:
+        cleanup(d, vmid)

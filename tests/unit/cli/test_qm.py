@@ -64,7 +64,7 @@ def test_format_pending(
     assert capsys.readouterr().out.splitlines() == expected
 
 
-def test_snapshot_tree(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_snapshot_tree(capsys: pytest.CaptureFixture[str]) -> None:
     """Upstream: printf("%s %-${len}s %-23s %s", prefix, name, time, first line), len 30-prefix."""
     stamp = {t: time.strftime("%F %H:%M:%S", time.localtime(t)) for t in (1700000000, 1700000100)}
     data = [

@@ -53,18 +53,19 @@ async def apply(
     cfg: VmConfig,
     changes: dict[str, str],
     deletes: list[str],
+    freed: list[str],
     tlog: TaskLog | None = None,
-) -> tuple[dict[str, str], list[str], list[str]]:
-    """Hotplug what can be; return (changes left, deletes left, volumes to free)."""
+) -> tuple[dict[str, str], list[str]]:
+    """Hotplug what can be; return (changes left, deletes left).  Volumes that became
+    garbage (a dropped ``unusedN``) are appended to ``freed``."""
     feats = features(cfg.main)
-    freed: list[str] = []
     # an unused volume is not attached: dropping it needs no restart
     for key in [k for k in deletes if k.startswith("unused")]:
         freed += configure.apply_stopped(cfg, {}, [key])
     deletes = [k for k in deletes if not k.startswith("unused")]
     wanted = [k for k in [*deletes, *changes] if _candidate(cfg, k, changes.get(k), feats)]
     if not wanted:
-        return changes, deletes, freed
+        return changes, deletes
     left_changes = dict(changes)
     left_deletes = list(deletes)
     try:
@@ -86,7 +87,7 @@ async def apply(
                     _warn(tlog, f"hotplug of {key} failed, left pending: {err.message}")
     except MonitorError as err:
         _warn(tlog, f"hotplug not possible, changes left pending: {err.message}")
-    return left_changes, left_deletes, freed
+    return left_changes, left_deletes
 
 
 def _candidate(cfg: VmConfig, key: str, value: str | None, feats: set[str]) -> bool:

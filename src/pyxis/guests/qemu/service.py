@@ -193,12 +193,9 @@ class QemuService:
                 later = {k: v for k, v in values.items() if k not in configure.LIVE_KEYS}
                 live_del = [k for k in deletes if k in configure.LIVE_KEYS]
                 freed = configure.apply_stopped(cfg, live, live_del)
-                later_del = [k for k in deletes if k not in live_del]
-                later, later_del, hot_freed = await hotplug.apply(
-                    self, vmid, cfg, later, later_del, tlog
-                )
-                freed += hot_freed
-                configure.add_pending(cfg, later, later_del, force)
+                rest = [k for k in deletes if k not in live_del]
+                later, rest = await hotplug.apply(self, vmid, cfg, later, rest, freed, tlog)
+                configure.add_pending(cfg, later, rest, force)
             await self.save(vmid, cfg, dig)
             rollback.clear()
         for volid in freed:

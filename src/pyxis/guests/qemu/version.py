@@ -21,8 +21,9 @@ def qemu_version() -> str:
     if binary is None:
         return "unknown"
     try:
-        out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10,
-                             check=False).stdout
+        out = subprocess.run(
+            [binary, "--version"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
     m = re.search(r"version (\d+\.\d+\.\d+)", out)
