@@ -11,6 +11,7 @@ import http.client
 import json
 import os
 import socket
+import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -100,6 +101,43 @@ class LocalClient:
             doc = json.loads(raw) if raw else {}
         except ValueError:
             doc = {"message": raw.decode(errors="replace")}
+        if resp.status >= 400:
+            raise ApiError(resp.status, doc.get("message") or resp.reason, doc.get("errors"))
+        return doc.get("data")
+
+    def upload(
+        self, path: str, fields: dict[str, str], file_field: str, file: Path, filename: str
+    ) -> Any:
+        """Multipart upload of ``file``; the bytes go with sendfile, not through Python."""
+        boundary = f"pyxis-{uuid.uuid4().hex}"
+        head = b"".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+            for k, v in fields.items()
+        )
+        head += (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{file_field}"; '
+            f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'
+        ).encode()
+        tail = f"\r\n--{boundary}--\r\n".encode()
+        size = file.stat().st_size
+        conn = _UnixConnection(self.paths.socket, self.timeout)
+        try:
+            conn.putrequest("POST", "/api2/json" + quote(path, safe="/@!:=,%"))
+            conn.putheader("Content-Type", f"multipart/form-data; boundary={boundary}")
+            conn.putheader("Content-Length", str(len(head) + size + len(tail)))
+            conn.endheaders()
+            assert conn.sock is not None
+            conn.sock.sendall(head)
+            with file.open("rb") as fh:
+                conn.sock.sendfile(fh)
+            conn.sock.sendall(tail)
+            resp = conn.getresponse()
+            raw = resp.read()
+        except OSError as err:
+            raise ApiError(0, f"upload to pyxisd failed: {err}") from err
+        finally:
+            conn.close()
+        doc = json.loads(raw) if raw else {}
         if resp.status >= 400:
             raise ApiError(resp.status, doc.get("message") or resp.reason, doc.get("errors"))
         return doc.get("data")

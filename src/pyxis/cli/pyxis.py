@@ -24,6 +24,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args[0] == "network" and args[1:2] == ["setup-default"]:
         return _setup_default_network(args[2:])
+    if args[0] == "appliance":
+        from pyxis.cli import appliance
+
+        return appliance.main(args[1:])
     if args[0] == "api":
         from pyxis.cli import pvesh
 
