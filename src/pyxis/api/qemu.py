@@ -26,7 +26,7 @@ from pyxis.api.common import (
 from pyxis.api.context import Call
 from pyxis.errors import ParamError, PermissionDenied, PyxisError
 from pyxis.guests.qemu.config import pending_view
-from pyxis.guests.qemu.configure import config_view
+from pyxis.guests.qemu.configure import config_view, typed_values
 from pyxis.guests.qemu.keys import VM_KEYS
 from pyxis.schema.registry import method
 
@@ -208,7 +208,7 @@ async def vm_config(call: Call, p: dict[str, Any]) -> dict[str, Any]:
         snap = cfg.snapshots.get(p["snapshot"])
         if snap is None:
             raise ParamError.one("snapshot", f"snapshot '{p['snapshot']}' does not exist")
-        out = dict(snap)
+        out = typed_values(dict(snap))
     else:
         out = config_view(cfg, bool(p.get("current")))
     out["digest"] = dig

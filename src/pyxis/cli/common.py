@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from pyxis.cli.client import ApiError, LocalClient
+from pyxis.errors import PyxisError
 from pyxis.schema.registry import REGISTRY, Method
 from pyxis.schema.validate import family_schema
 
@@ -208,7 +209,7 @@ def run_table(prog: str, table: dict[str, Cmd], argv: list[str]) -> int:
     except UsageError as err:
         print(f"{prog} {key}: {err}", file=sys.stderr)
         return 2
-    except ApiError as err:
+    except (ApiError, PyxisError) as err:
         print(f"{prog} {key}: {err}", file=sys.stderr)
         return 255
 

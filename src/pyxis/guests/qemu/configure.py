@@ -15,7 +15,7 @@ from pyxis.errors import ParamError
 from pyxis.guests.qemu.cloudinit_drive import volume_of as cloudinit_volume
 from pyxis.guests.qemu.config import VmConfig
 from pyxis.guests.qemu.disks import volume_of
-from pyxis.guests.qemu.keys import is_drive_key, key_schema
+from pyxis.guests.qemu.keys import is_drive_key, key_schema, parse_value
 
 # Keys that never need a restart: applied directly even while running.
 LIVE_KEYS = {
@@ -173,4 +173,27 @@ def config_view(cfg: VmConfig, current: bool) -> dict[str, Any]:
         for key in cfg.pending_delete:
             out.pop(key.lstrip("!"), None)
         out.update(cfg.pending)
+    return typed_values(out)
+
+
+def typed_values(values: dict[str, Any]) -> dict[str, Any]:
+    """Numbers and booleans as JSON numbers (as upstream answers), strings as they are."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        schema = key_schema(key) or {}
+        typ = schema.get("type")
+        if typ in ("integer", "boolean") and isinstance(value, str):
+            try:
+                out[key] = int(parse_value(key, value))
+                continue
+            except (ValueError, TypeError):
+                pass
+        elif typ == "number" and isinstance(value, str):
+            try:
+                num = float(value)
+                out[key] = int(num) if num.is_integer() else num
+                continue
+            except ValueError:
+                pass
+        out[key] = value
     return out

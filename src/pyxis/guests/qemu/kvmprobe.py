@@ -14,6 +14,7 @@ timeout.  The result is cached in ``<run_dir>/kvm-probe.json`` for the current b
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -234,11 +235,19 @@ async def check(
     )
 
 
+_PROBE_LOCKS: dict[Path, asyncio.Lock] = {}
+
+
 async def probe(run_dir: Path, *, timeout: float = 5.0, refresh: bool = False) -> KvmStatus:
-    """Whether KVM is usable; cached in ``<run_dir>/kvm-probe.json`` for this boot."""
+    """Whether KVM is usable; cached in ``<run_dir>/kvm-probe.json`` for this boot.
+
+    Concurrent first callers share one probe run (the lock is per cache file).
+    """
     cache = Path(run_dir) / CACHE_FILE
-    if not refresh and (cached := _load_cache(cache)) is not None:
-        return cached
-    status = await check(timeout=timeout)
-    _save_cache(cache, status)
-    return status
+    lock = _PROBE_LOCKS.setdefault(cache, asyncio.Lock())
+    async with lock:
+        if not refresh and (cached := _load_cache(cache)) is not None:
+            return cached
+        status = await check(timeout=timeout)
+        _save_cache(cache, status)
+        return status

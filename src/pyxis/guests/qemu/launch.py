@@ -102,7 +102,11 @@ async def launch(
             await qemu._free_volume(volid, tlog)
     await cloudinit_drive.prepare_start(qemu, vmid, tlog)
     conf = cfg.main
-    kvm = await kvmprobe.probe(svc.paths.run_dir)
+    wants_kvm = conf.get("kvm", "1") not in ("0", "no", "off", "false")
+    if wants_kvm:
+        kvm = await kvmprobe.probe(svc.paths.run_dir)
+    else:  # software emulation asked for: no need to know whether KVM would work
+        kvm = kvmprobe.KvmStatus(False, "kvm: 0 in the VM config")
     facts = await node_facts(qemu, vmid, kvm_usable=kvm.usable)
     volumes = await volume_sources(qemu, conf)
     if conf.get("bios") == "ovmf" and "efidisk0" not in conf and facts.ovmf is not None:

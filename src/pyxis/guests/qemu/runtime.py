@@ -262,6 +262,17 @@ async def stop(
         await _remove_cgroup(cgroups or Cgroups(), cgroup_name, pid)
 
 
+_BACKGROUND: set[asyncio.Task[None]] = set()
+
+
+def remove_cgroup_later(name: str, pid: int | None, cgroups: Cgroups | None = None) -> None:
+    """Remove a stopped guest's cgroup in the background (the stop need not wait for the
+    exited QEMU to be reaped)."""
+    task = asyncio.get_running_loop().create_task(_remove_cgroup(cgroups or Cgroups(), name, pid))
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)
+
+
 async def _remove_cgroup(cgroups: Cgroups, name: str, pid: int | None) -> None:
     # An exited QEMU stays in its cgroup until init reaps it (the build machine's init
     # takes ~1.8 s; systemd reaps at once), so a busy cgroup is retried for a while.

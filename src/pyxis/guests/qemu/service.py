@@ -16,9 +16,17 @@ from pyxis.errors import Conflict, NotFound, ParamError, PermissionDenied, Pyxis
 from pyxis.guests.cgroups import CgroupSpec, guest_cgroup_name
 from pyxis.guests.orchestrator import GuestRegistry, Rollback, conf_path
 from pyxis.guests.qemu import configure, hotplug, runtime
+from pyxis.guests.qemu.argv import UNSUPPORTED
 from pyxis.guests.qemu.config import VmConfig, digest, parse_config, render_config
 from pyxis.guests.qemu.disks import DrivePlan, check_drive, realize_drive
-from pyxis.guests.qemu.keys import is_drive_key, mac_generate, parse_net, parse_value, print_value
+from pyxis.guests.qemu.keys import (
+    is_drive_key,
+    mac_generate,
+    parse_boot_order,
+    parse_net,
+    parse_value,
+    print_value,
+)
 from pyxis.guests.qemu.privs import privilege_for
 from pyxis.guests.qemu.qmp import Monitor, MonitorError
 from pyxis.guests.qemu.version import qemu_version
@@ -97,6 +105,9 @@ class QemuService:
         errors: dict[str, str] = {}
         for key, raw in params.items():
             value = str(raw)
+            if key in UNSUPPORTED or (key.startswith("usb") and key[3:].isdigit()):
+                errors[key] = "not supported yet (the VM could not start with it)"
+                continue
             if is_drive_key(key):
                 plans.append(await check_drive(self.svc, authid, vmid, key, value))
                 continue
@@ -277,14 +288,15 @@ class QemuService:
         mem = str(conf.get("memory", "512")).split(",")[0].replace("current=", "")
         maxmem = int(mem or 512) * MIB
         maxdisk = 0
-        for key in conf:
-            if is_drive_key(key) and "media=cdrom" not in conf[key]:
-                size = parse_value(key, conf[key]).get("size")
-                if size:
-                    maxdisk += _size_bytes(str(size))
+        # as upstream: the size of the boot disk (first disk in boot order, else first disk)
+        disks = [k for k in conf if is_drive_key(k) and "media=cdrom" not in conf[k]]
+        order = [d for d in parse_boot_order(conf) if d in disks] or sorted(disks)
+        if order:
+            size = parse_value(order[0], conf[order[0]]).get("size")
+            maxdisk = _size_bytes(str(size)) if size else 0
         out: dict[str, Any] = {
             "vmid": vmid,
-            "name": conf.get("name", f"VM{vmid}"),
+            "name": conf.get("name", f"VM {vmid}"),
             "status": "stopped",
             "cpus": cpus,
             "maxmem": maxmem,
@@ -349,9 +361,10 @@ class QemuService:
         if self.pid(vmid) is None:
             tlog.log(f"VM {vmid} is not running")
             return
-        cgroup = guest_cgroup_name(self.svc.node, vmid)
-        await runtime.stop(vmid, paths, timeout, cgroup_name=cgroup)
+        pid = self.pid(vmid)
+        await runtime.stop(vmid, paths, timeout)
         await taps.remove_all(vmid)
+        runtime.remove_cgroup_later(guest_cgroup_name(self.svc.node, vmid), pid)
         tlog.log(f"VM {vmid} stopped")
 
     async def shutdown_vm(self, vmid: int, tlog: TaskLog, timeout: float, force: bool) -> None:
