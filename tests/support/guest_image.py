@@ -9,6 +9,8 @@ from __future__ import annotations
 import sys
 
 from pyxis.appliance.builder import (  # noqa: F401 - re-exported for the tests
+    AGENT_PORT,
+    KERNEL_CMDLINE,
     MARKER,
     GuestImage,
     build,
