@@ -575,6 +575,21 @@ async def test_upload_needs_multipart(root_api: httpx.AsyncClient) -> None:
     assert r.status_code == 400
 
 
+async def test_upload_malformed_multipart_is_400(
+    root_api: httpx.AsyncClient, svc: Services
+) -> None:
+    # found by the API fuzzer: a bare CR inside a part header used to answer 500
+    body = b'--xx\r\nContent-Disposition: form-data; name="content"\r\x0d\r\niso\r\n--xx--\r\n'
+    r = await root_api.post(
+        f"{NS}/local/upload",
+        content=body,
+        headers={"content-type": "multipart/form-data; boundary=xx"},
+    )
+    assert r.status_code == 400, r.text
+    assert "malformed multipart body" in r.json()["message"]
+    assert _leftovers(svc.paths.default_storage) == []
+
+
 async def test_upload_without_csrf_is_allowed_for_tickets(
     admin: Any, svc: Services, user_session: UserFactory
 ) -> None:

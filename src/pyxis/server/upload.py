@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from python_multipart.exceptions import ParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from pyxis.api.context import Upload
@@ -128,6 +129,9 @@ async def receive_upload(
             if not msg.get("more_body"):
                 break
         parser.finalize()
+    except ParseError as err:
+        col.abort()
+        raise PyxisError(f"malformed multipart body: {err}", status=400) from err
     except BaseException:
         col.abort()
         raise

@@ -341,3 +341,37 @@ def test_pending_view_new_key_only_pending() -> None:
         {"key": "balloon", "pending": "512"},
         {"key": "cores", "value": "1"},
     ]
+
+
+LXC_FILE = """#my container
+arch: amd64
+cores: 2
+hostname: ct1
+lxc.apparmor.profile: unconfined
+memory: 512
+net0: name=eth0,bridge=vmbr0,hwaddr=BC:24:11:00:00:01,ip=dhcp,type=veth
+rootfs: local:107/vm-107-disk-0.raw,size=8G
+
+[pve:pending]
+cores: 4
+delete: swap
+
+[before]
+arch: amd64
+hostname: ct1
+snaptime: 1700000000
+"""
+
+
+def test_lxc_dialect_round_trip() -> None:
+    from pyxis.guests.qemu.config import LXC
+
+    cfg = parse_config(LXC_FILE, LXC)
+    assert cfg.main["lxc.apparmor.profile"] == "unconfined"
+    assert cfg.pending == {"cores": "4"} and cfg.pending_delete == ["swap"]
+    assert render_config(cfg, LXC) == LXC_FILE
+
+
+def test_qemu_dialect_refuses_raw_lxc_keys() -> None:
+    with pytest.raises(ValueError, match="line 1"):
+        parse_config("lxc.init.cmd: /sbin/init\n")

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 PENDING = "PENDING"
+LXC_PENDING = "pve:pending"
 SPECIAL_NAMES = ("cloudinit", "fleecing")
 SNAPNAME_RE = re.compile(r"^[a-z][a-z0-9_-]+$", re.IGNORECASE)
 SECTION_RE = re.compile(r"^\[([^\]]*)\]\s*$")
@@ -27,6 +28,20 @@ SPLIT_DELETE_RE = re.compile(r"[,;\s]+")
 _HEX_ESCAPE_RE = re.compile(rb"%[0-9A-Fa-f]{2}")
 # Never stored in a section: computed or structural.
 RESERVED_KEYS = frozenset({"digest", "snapshots", "pending"})
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What differs between guest config files: the pending section's name and which
+    keys may appear (containers also allow raw ``lxc.*`` keys)."""
+
+    pending: str = PENDING
+    line_re: re.Pattern[str] = LINE_RE
+
+
+QEMU = Dialect()
+LXC = Dialect(pending=LXC_PENDING,
+              line_re=re.compile(r"^([a-z][a-z0-9_-]*|lxc(?:\.[a-z0-9_-]+)+):\s*(.*?)\s*$"))
 
 
 @dataclass
@@ -71,8 +86,10 @@ def _split_delete(value: str) -> list[str]:
     return [item for item in SPLIT_DELETE_RE.split(value) if item]
 
 
-def _section_target(cfg: VmConfig, name: str, lineno: int) -> tuple[str, dict[str, str]]:
-    if name.upper() == PENDING:
+def _section_target(
+    cfg: VmConfig, name: str, lineno: int, dialect: Dialect = QEMU
+) -> tuple[str, dict[str, str]]:
+    if name.upper() == dialect.pending.upper():
         if cfg.pending or cfg.pending_delete:
             raise ValueError(f"line {lineno}: duplicate section [{name}]")
         return PENDING, cfg.pending
@@ -92,7 +109,7 @@ def _section_target(cfg: VmConfig, name: str, lineno: int) -> tuple[str, dict[st
     return name, cfg.snapshots[name]
 
 
-def parse_config(text: str) -> VmConfig:
+def parse_config(text: str, dialect: Dialect = QEMU) -> VmConfig:
     """Parse a config file; ValueError names the offending line number."""
     cfg = VmConfig()
     section, target = "", cfg.main
@@ -116,9 +133,9 @@ def parse_config(text: str) -> VmConfig:
         if header:
             flush_description()
             descr, seen_delete = None, False
-            section, target = _section_target(cfg, header.group(1), lineno)
+            section, target = _section_target(cfg, header.group(1), lineno, dialect)
             continue
-        m = LINE_RE.match(line)
+        m = dialect.line_re.match(line)
         if not m or not m.group(2):
             raise ValueError(f"line {lineno}: unable to parse config line '{line}'")
         key, value = m.group(1), m.group(2)
@@ -137,8 +154,8 @@ def parse_config(text: str) -> VmConfig:
     return cfg
 
 
-def _check_line(key: str, value: str) -> None:
-    if not LINE_RE.match(f"{key}: x") or key in RESERVED_KEYS:
+def _check_line(key: str, value: str, dialect: Dialect = QEMU) -> None:
+    if not dialect.line_re.match(f"{key}: x") or key in RESERVED_KEYS:
         raise ValueError(f"invalid config key '{key}'")
     if "\n" in value or "\r" in value:
         raise ValueError(f"{key}: value may not contain line breaks")
@@ -147,7 +164,11 @@ def _check_line(key: str, value: str) -> None:
 
 
 def _render_section(
-    values: dict[str, str], delete: list[str] | None = None, *, pending: bool = False
+    values: dict[str, str],
+    delete: list[str] | None = None,
+    *,
+    pending: bool = False,
+    dialect: Dialect = QEMU,
 ) -> str:
     lines: list[str] = []
     descr = values.get("description")
@@ -162,27 +183,29 @@ def _render_section(
             raise ValueError("pending section may not hold a 'delete' key")
         items["delete"] = ",".join(delete)
     for key in sorted(items):
-        _check_line(key, items[key])
+        _check_line(key, items[key], dialect)
         lines.append(f"{key}: {items[key]}")
     return "".join(f"{line}\n" for line in lines)
 
 
-def render_config(cfg: VmConfig) -> str:
+def render_config(cfg: VmConfig, dialect: Dialect = QEMU) -> str:
     """Print ``cfg`` in canonical form (see the module docstring)."""
-    parts = [_render_section(cfg.main)]
+    parts = [_render_section(cfg.main, dialect=dialect)]
     if cfg.pending or cfg.pending_delete:
-        parts.append(f"\n[{PENDING}]\n")
-        parts.append(_render_section(cfg.pending, cfg.pending_delete, pending=True))
+        parts.append(f"\n[{dialect.pending}]\n")
+        parts.append(
+            _render_section(cfg.pending, cfg.pending_delete, pending=True, dialect=dialect)
+        )
     for name in sorted(cfg.special):
         if name not in SPECIAL_NAMES:
             raise ValueError(f"unknown special section '{name}'")
         parts.append(f"\n[special:{name}]\n")
-        parts.append(_render_section(cfg.special[name]))
+        parts.append(_render_section(cfg.special[name], dialect=dialect))
     for name in sorted(cfg.snapshots):
-        if not SNAPNAME_RE.match(name) or name.upper() == PENDING:
+        if not SNAPNAME_RE.match(name) or name.upper() == dialect.pending.upper():
             raise ValueError(f"invalid snapshot name '{name}'")
         parts.append(f"\n[{name}]\n")
-        parts.append(_render_section(cfg.snapshots[name]))
+        parts.append(_render_section(cfg.snapshots[name], dialect=dialect))
     return "".join(parts)
 
 
