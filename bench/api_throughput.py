@@ -14,6 +14,7 @@ DURATION seconds (default 10) after a short warm-up, split into slices that alte
 between pyxisd and the baseline so that background load hits both alike.
 
 Usage: ``.venv/bin/python bench/api_throughput.py [DURATION]``
+(``PYXIS_BENCH_NO_WRK=1`` forces the Python load generator.)
 """
 
 from __future__ import annotations
@@ -204,6 +205,8 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def _wrk() -> str | None:
+    if os.environ.get("PYXIS_BENCH_NO_WRK"):
+        return None
     found = shutil.which("wrk")
     if found or os.geteuid() != 0 or not shutil.which("apt-get"):
         return found

@@ -28,6 +28,10 @@ if TYPE_CHECKING:
     from pyxis.storage.service import StorageService
 
 
+# Status shown by /cluster/resources and /nodes is at most this old (upstream: ~10 s).
+STATUS_TTL = 2.0
+
+
 @dataclass
 class Settings:
     """Tunables of one daemon (command-line flags)."""
@@ -48,13 +52,20 @@ class Services:
         self.tasks = TaskManager(node, paths.task_dir)
         self.access: AccessService = AccessService(self)
         self.storage: StorageService = StorageService(self)
+        from pyxis.access.realmstore import RealmStore
+
+        self.realms = RealmStore(self)
         from pyxis.guests.qemu.service import QemuService
 
         self.qemu = QemuService(self)
+        from pyxis.guests.lxc.service import LxcService
+
+        self.lxc = LxcService(self)
         from pyxis.metrics.collector import Collector
 
         self.metrics = Collector(self)  # sampled by the daemon's background task
         self._dc_cache: tuple[int, dict[str, Any]] | None = None
+        self._status_cache: dict[str, tuple[float, int, list[dict[str, Any]]]] = {}
 
     @classmethod
     async def open(cls, paths: Paths, node: str, settings: Settings | None = None) -> Services:
@@ -142,7 +153,33 @@ class Services:
             },
         ]
 
+    def _cached(self, key: str, version: int) -> list[dict[str, Any]] | None:
+        hit = self._status_cache.get(key)
+        if hit and hit[1] == version and time.monotonic() - hit[0] < STATUS_TTL:
+            return list(hit[2])
+        return None
+
+    def _remember(self, key: str, version: int, value: list[dict[str, Any]]) -> None:
+        self._status_cache[key] = (time.monotonic(), version, value)
+
     def node_resources(self) -> list[dict[str, Any]]:
+        """This node's status, at most ``STATUS_TTL`` old (as upstream's status cache)."""
+        cached = self._cached("node", 0)
+        if cached is not None:
+            return cached
+        value = self._node_resources()
+        self._remember("node", 0, value)
+        return list(value)
+
+    async def storage_resources(self) -> list[dict[str, Any]]:
+        cached = self._cached("storage", self.store.version)
+        if cached is not None:
+            return cached
+        value = await self.storage.resources()
+        self._remember("storage", self.store.version, value)
+        return list(value)
+
+    def _node_resources(self) -> list[dict[str, Any]]:
         mem = host.meminfo()
         rootfs = host.fs_usage(str(self.paths.root))
         return [
@@ -163,10 +200,15 @@ class Services:
             }
         ]
 
-    async def storage_resources(self) -> list[dict[str, Any]]:
-        return await self.storage.resources()
-
     def guest_resources(self) -> list[dict[str, Any]]:
+        cached = self._cached("guests", self.store.version)
+        if cached is not None:
+            return cached
+        value = self._guest_resources()
+        self._remember("guests", self.store.version, value)
+        return list(value)
+
+    def _guest_resources(self) -> list[dict[str, Any]]:
         out = []
         for vmid, info in vmlist_json(self.store)["ids"].items():
             res: dict[str, Any] = {
@@ -180,6 +222,12 @@ class Services:
                 try:
                     cfg, _ = self.qemu.load(int(vmid))
                     res.update(self.qemu.basic_status(int(vmid), cfg))
+                except PyxisError:
+                    pass
+            elif info["type"] == "lxc" and info["node"] == self.node:
+                try:
+                    ct_cfg, _ = self.lxc.load(int(vmid))
+                    res.update(self.lxc.basic_status(int(vmid), ct_cfg))
                 except PyxisError:
                     pass
             out.append(res)

@@ -10,14 +10,17 @@ conditional on the digest of what was read.
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
-from pyxis.access import passwords, tickets
+from pyxis.access import passwords, realm_ldap, realm_openid, tickets
 from pyxis.access.perms import Permissions
+from pyxis.access.tfa.manager import TfaManager
 from pyxis.access.usercfg import (
     User,
     UserCfg,
@@ -42,6 +45,10 @@ AUTHPUB = "authkey.pub"
 AUTHPUB_OLD = "authkey.pub.old"
 WWW_KEY = "pve-www.key"
 DOMAINS_CFG = "domains.cfg"
+# a half ticket only lives long enough to fetch a code or touch a key
+TFA_TICKET_LIFETIME = 300
+# importing registers the ldap, ad and openid realm types
+_REALM_MODULES = (realm_ldap, realm_openid)
 DEFAULT_USER_CFG = "user:root@pam:1:0:::root@localhost::\n"
 DEFAULT_DOMAINS = (
     "pam: pam\n\tcomment Linux PAM standard authentication\n\n"
@@ -57,6 +64,7 @@ class AccessService:
         self._signer: tuple[tuple[int, int], tickets.TicketSigner] | None = None
         self._csrf: tuple[int, bytes] | None = None
         self.clock: Callable[[], float] = time.time
+        self.tfa = TfaManager(svc, lambda: self.clock())
 
     # --- bootstrap ----------------------------------------------------------
     async def bootstrap(self) -> None:
@@ -173,29 +181,89 @@ class AccessService:
             return stored is not None and passwords.verify_password(password, stored)
         return False
 
-    async def login(self, username: str, password: str, realm: str | None) -> dict[str, Any]:
-        """Issue a ticket for valid credentials or a valid ticket (renewal)."""
+    async def authenticate_user(self, userid: str, password: str) -> bool:
+        """Check a password with the hook of the user's realm type (pam, pve, ldap, ...)."""
+        if userid.rpartition("@")[2] in ("pam", "pve"):
+            return self.check_password(userid, password)
+        return await self.svc.realms.authenticate(userid, password)
+
+    def realm_enforces_tfa(self, userid: str) -> bool:
+        realm_cfg = self.svc.realms.get(userid.rpartition("@")[2])
+        return bool(realm_cfg and realm_cfg.get("tfa"))
+
+    def grant_ticket(self, userid: str) -> dict[str, Any]:
+        """A full login: ticket, CSRF token and capabilities of ``userid``."""
+        return {
+            "username": userid,
+            "ticket": self.signer().create_ticket(userid, int(self.clock())),
+            "CSRFPreventionToken": self.make_csrf(userid),
+            "cap": self.perms().compute_cap(userid),
+        }
+
+    async def login(
+        self,
+        username: str,
+        password: str,
+        realm: str | None,
+        *,
+        otp: str | None = None,
+        tfa_challenge: str | None = None,
+    ) -> dict[str, Any]:
+        """Issue a ticket for valid credentials or a valid ticket (renewal).
+
+        A user with second factors (or in a realm enforcing TFA) first gets a half
+        ticket (``NeedTFA``) whose signed data is the challenge, bound to the userid;
+        the second call passes it as ``tfa_challenge`` with ``<type>:<response>`` as
+        the password.  A half ticket is only ever issued after the password checked out.
+        """
         userid = username if "@" in username or not realm else f"{username}@{realm}"
         if "@" not in userid:
             raise AuthError("authentication failure")
         await self.rotate_key_if_due()
         now = int(self.clock())
-        ok = False
+        if tfa_challenge is not None:
+            return await self._finish_tfa(userid, tfa_challenge, password, now)
+        renewal = False
         if password.startswith("PVE:"):
             try:
-                ok = self.authenticate_ticket(password) == userid
+                renewal = self.authenticate_ticket(password) == userid
             except AuthError:
-                ok = False
-        if not ok:
-            ok = self.check_password(userid, password)
+                renewal = False
+        ok = renewal or await self.authenticate_user(userid, password)
         if not ok or (userid != "root@pam" and not self.cfg().user_enabled(userid, now)):
             raise AuthError("authentication failure")
-        return {
-            "username": userid,
-            "ticket": self.signer().create_ticket(userid, now),
-            "CSRFPreventionToken": self.make_csrf(userid),
-            "cap": self.perms().compute_cap(userid),
-        }
+        if not renewal:
+            challenge = await self.tfa.login_challenge(userid, self.realm_enforces_tfa(userid))
+            if challenge is not None:
+                if otp is None:
+                    data = quote(json.dumps(challenge, separators=(",", ":")), safe="")
+                    half = self.signer().create_tfa_ticket(data, userid, now)
+                    return {"username": userid, "ticket": half, "NeedTFA": 1}
+                if not await self.tfa.verify_response(userid, challenge, f"totp:{otp}"):
+                    raise AuthError("authentication failure")
+        return self.grant_ticket(userid)
+
+    async def _finish_tfa(self, userid: str, half: str, response: str, now: int) -> dict[str, Any]:
+        try:
+            data, _age = self.signer().verify_data(
+                half, now, aad=userid, max_age=TFA_TICKET_LIFETIME
+            )
+        except AuthError as err:
+            raise AuthError("authentication failure") from err
+        if data is None or not data.startswith(tickets.TFA_MARK):
+            raise AuthError("authentication failure")
+        try:
+            # verify_data already undid the URI escaping of the data part
+            challenge = json.loads(data[len(tickets.TFA_MARK) :])
+        except ValueError as err:
+            raise AuthError("authentication failure") from err
+        if userid != "root@pam" and not self.cfg().user_enabled(userid, now):
+            raise AuthError("authentication failure")
+        if not isinstance(challenge, dict) or not await self.tfa.verify_response(
+            userid, challenge, response
+        ):
+            raise AuthError("authentication failure")
+        return self.grant_ticket(userid)
 
     # --- permission checks ----------------------------------------------------
     def evaluate(self, perm: dict[str, Any], authid: str, params: dict[str, Any]) -> bool:

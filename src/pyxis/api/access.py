@@ -1,13 +1,16 @@
 """``/access``: tickets, users, passwords, ACLs, roles and API tokens.
 
-The full access-control model (groups, pools, realms, TFA) grows in its own issue;
-the declarations here already carry upstream's permission checks.
+Groups, custom roles, realms, effective permissions and pools live in sibling modules
+(``access_groups``, ``access_roles``, ``access_domains``, ``access_permissions``,
+``pools``); every declaration carries upstream's permission check, and grants and
+group joins pass the escalation guards of ``pyxis.access.guards``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from pyxis.access import guards, ratelimit
 from pyxis.access.roles import BUILTIN_ROLES
 from pyxis.access.service import user_record
 from pyxis.access.usercfg import Token, User, UserCfg, normalize_path, split_list
@@ -52,29 +55,18 @@ SELF_OR_USERMOD = {"check": ["or", ["userid-param", "self"], ["userid-group", ["
 @method("GET", "/access", name="index", permissions=ALL_USERS, returns=array_of(obj(subdir=STR)))
 async def access_index(call: Call, p: dict[str, Any]) -> list[dict[str, str]]:
     """Directory index."""
-    return subdirs("acl", "domains", "password", "roles", "ticket", "users")
-
-
-@method(
-    "GET",
-    "/access/domains",
-    name="index",
-    permissions=WORLD,
-    returns=array_of(
-        obj(
-            realm=STR,
-            type=STR,
-            comment=opt(STR),
-            tfa=opt({"type": "string", "enum": ["yubico", "oath"]}),
-        )
-    ),
-)
-async def list_domains(call: Call, p: dict[str, Any]) -> list[dict[str, Any]]:
-    """Authentication realms (no login needed: the login form lists them)."""
-    return [
-        {"realm": "pam", "type": "pam", "comment": "Linux PAM standard authentication"},
-        {"realm": "pve", "type": "pve", "comment": "Pyxis authentication server"},
-    ]
+    return subdirs(
+        "acl",
+        "domains",
+        "groups",
+        "openid",
+        "password",
+        "permissions",
+        "roles",
+        "tfa",
+        "ticket",
+        "users",
+    )
 
 
 @method(
@@ -98,7 +90,19 @@ async def list_domains(call: Call, p: dict[str, Any]) -> list[dict[str, Any]]:
 )
 async def create_ticket(call: Call, p: dict[str, Any]) -> dict[str, Any]:
     """Log in: a ticket and CSRF token for valid credentials (or renew a ticket)."""
-    result = await call.svc.access.login(p["username"], p["password"], p.get("realm"))
+    result = await ratelimit.guard(
+        call.svc,
+        p["username"],
+        p.get("realm"),
+        call.client,
+        lambda: call.svc.access.login(
+            p["username"],
+            p["password"],
+            p.get("realm"),
+            otp=p.get("otp"),
+            tfa_challenge=p.get("tfa-challenge"),
+        ),
+    )
     if "path" in p:
         privs = split_list(p["privs"])
         if not call.svc.access.check(result["username"], p["path"], privs):
@@ -216,10 +220,13 @@ async def create_user(call: Call, p: dict[str, Any]) -> None:
     """Create a user (and set its password, for realm pve)."""
     userid = p["userid"]
     realm = userid.rpartition("@")[2]
-    if realm not in ("pam", "pve"):
+    if not call.svc.realms.exists(realm):
         raise ParamError.one("userid", f"domain '{realm}' does not exist")
     if "password" in p and realm != "pve":
         raise ParamError.one("password", "a password can only be set for realm 'pve' users")
+    guards.check_group_join(
+        call.svc.access.perms(), call.authid, userid, split_list(p.get("groups", ""))
+    )
 
     def change(cfg: UserCfg) -> None:
         if userid in cfg.users:
@@ -274,6 +281,9 @@ async def read_user(call: Call, p: dict[str, Any]) -> dict[str, Any]:
 async def update_user(call: Call, p: dict[str, Any]) -> None:
     """Change a user's settings or groups."""
     userid = p["userid"]
+    guards.check_group_join(
+        call.svc.access.perms(), call.authid, userid, split_list(p.get("groups", ""))
+    )
 
     def change(cfg: UserCfg) -> None:
         user = cfg.users.get(userid)
@@ -380,15 +390,9 @@ async def update_acl(call: Call, p: dict[str, Any]) -> None:
         raise ParamError.one("users", "no users, groups or tokens specified")
     delete, propagate = bool(p.get("delete")), bool(p.get("propagate", 1))
     perms = call.svc.access.perms()
-    if not delete and not call.is_root:
-        held = perms.privs(call.authid, path)
-        for role in roles:
-            privs = perms.cfg.role_privs(role) or frozenset()
-            if not privs <= held:
-                raise PermissionDenied(
-                    f"Permission check failed - cannot grant role '{role}' "
-                    "with privileges you do not hold"
-                )
+    if not delete:
+        # users, groups and tokens alike: only what the caller holds on the path
+        guards.check_grant(perms, call.authid, path, roles)
 
     def change(cfg: UserCfg) -> None:
         bad = {}

@@ -137,10 +137,14 @@ async def create_vm(call: Call, p: dict[str, Any]) -> str:
     """Create a VM (disks given as STORAGE:SIZE are allocated); answers with a UPID."""
     vmid = int(p.pop("vmid"))
     p.pop("node")
-    if not call.svc.access.check(call.authid, f"/vms/{vmid}", ["VM.Allocate"]):
+    pool = p.pop("pool", None)
+    if pool is not None and pool not in call.svc.access.cfg().pools:
+        raise ParamError.one("pool", f"pool '{pool}' does not exist")
+    # as upstream: VM.Allocate on the new VM's path or on the pool it is created in
+    if not call.svc.access.check(call.authid, f"/vms/{vmid}", ["VM.Allocate"]) and not (
+        pool and call.svc.access.check(call.authid, f"/pool/{pool}", ["VM.Allocate"])
+    ):
         raise PermissionDenied(f"Permission check failed (/vms/{vmid}, VM.Allocate)")
-    if "pool" in p:
-        raise ParamError.one("pool", "pools are not supported yet")
     default_storage = p.pop("storage", None)
     if default_storage:
         for key, value in list(p.items()):
@@ -154,7 +158,7 @@ async def create_vm(call: Call, p: dict[str, Any]) -> str:
                 head = str(value).split(",")[0]
                 if head.replace(".", "", 1).isdigit():
                     p[key] = f"{default_storage}:{value}"
-    return await call.svc.qemu.create(call.authid, vmid, p)
+    return await call.svc.qemu.create(call.authid, vmid, p, pool=pool)
 
 
 @method(

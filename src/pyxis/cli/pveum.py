@@ -1,4 +1,4 @@
-"""``pveum``: users, tokens, ACLs and roles with upstream's subcommands."""
+"""``pveum``: users, tokens, groups, roles, ACLs, pools and realms with upstream's subcommands."""
 
 from __future__ import annotations
 
@@ -47,6 +47,22 @@ TABLE: dict[str, Cmd] = {
         "GET", "/access/acl", [], columns=["path", "type", "ugid", "roleid", "propagate"]
     ),
     "role list": Cmd("GET", "/access/roles", [], columns=["roleid", "privs", "special"]),
+    "role add": Cmd("POST", "/access/roles", ["roleid"]),
+    "role modify": Cmd("PUT", "/access/roles/{roleid}", ["roleid"]),
+    "role delete": Cmd("DELETE", "/access/roles/{roleid}", ["roleid"]),
+    "group add": Cmd("POST", "/access/groups", ["groupid"]),
+    "group modify": Cmd("PUT", "/access/groups/{groupid}", ["groupid"]),
+    "group delete": Cmd("DELETE", "/access/groups/{groupid}", ["groupid"]),
+    "group list": Cmd("GET", "/access/groups", [], columns=["groupid", "users", "comment"]),
+    "pool add": Cmd("POST", "/pools", ["poolid"]),
+    "pool modify": Cmd("PUT", "/pools", ["poolid"]),
+    "pool delete": Cmd("DELETE", "/pools", ["poolid"]),
+    "pool list": Cmd("GET", "/pools", [], columns=["poolid", "comment"]),
+    "realm add": Cmd("POST", "/access/domains", ["realm"]),
+    "realm modify": Cmd("PUT", "/access/domains/{realm}", ["realm"]),
+    "realm delete": Cmd("DELETE", "/access/domains/{realm}", ["realm"]),
+    "realm list": Cmd("GET", "/access/domains", [], columns=["realm", "type", "comment"]),
+    "user permissions": Cmd("GET", "/access/permissions", ["userid"]),
 }
 # upstream accepts "useradd"-style aliases from older releases
 TABLE.update(
@@ -56,6 +72,12 @@ TABLE.update(
         "usermod": TABLE["user modify"],
         "aclmod": TABLE["acl modify"],
         "acldel": TABLE["acl delete"],
+        "groupadd": TABLE["group add"],
+        "groupdel": TABLE["group delete"],
+        "groupmod": TABLE["group modify"],
+        "roleadd": TABLE["role add"],
+        "roledel": TABLE["role delete"],
+        "rolemod": TABLE["role modify"],
     }
 )
 

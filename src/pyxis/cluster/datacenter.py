@@ -107,6 +107,17 @@ OPTIONS: dict[str, S] = {
             "network": {"type": "string", "optional": 1, "format": "CIDR"},
         },
     },
+    # relying party for TFA WebAuthn (pyxis.access.tfa.webauthn.CONFIG_FORMAT)
+    "webauthn": {
+        "type": "string",
+        "optional": 1,
+        "format": {
+            "rp": {"type": "string", "optional": 1, "maxLength": 256},
+            "origin": {"type": "string", "optional": 1, "maxLength": 256},
+            "id": {"type": "string", "optional": 1, "maxLength": 256},
+            "allow-subdomains": {"type": "boolean", "optional": 1, "default": 1},
+        },
+    },
     "ha": {
         "type": "string",
         "optional": 1,

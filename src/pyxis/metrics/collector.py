@@ -148,6 +148,9 @@ class Collector:
             dev = {}
         self._sample_node(now, dev)
         await self._sample_guests(now, dev)
+        from pyxis.metrics.ctsample import sample_containers
+
+        await sample_containers(self, now, dev)
         await self._sample_storages(now)
         self._deltas.prune()
         await self.store.flush()

@@ -3,7 +3,8 @@
 Every request to ``/api2/<format>/<path>`` is routed through the method registry.  The
 order is fixed: authenticate -> route -> parse and validate parameters -> check the
 declared permission -> forward (``proxyto``) or run the handler -> wrap the result in
-the ``{"data": ...}`` envelope.  Errors carry their HTTP status, with the message as
+the ``{"data": ...}`` envelope; every POST, PUT and DELETE is then recorded in the
+audit log (``pyxis.access.audit``).  Errors carry their HTTP status, with the message as
 the reason phrase and in the body (``errors`` per parameter on 400), as upstream.
 """
 
@@ -19,6 +20,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import pyxis.api.all  # noqa: F401 - registers every API method
+from pyxis.access import audit
 from pyxis.api.context import Call, Download, Listing
 from pyxis.errors import AuthError, NotImplementedErr, PermissionDenied, PyxisError
 from pyxis.schema.registry import REGISTRY, Method
@@ -32,6 +34,7 @@ log = logging.getLogger("pyxis.api")
 Scope = dict[str, Any]
 JSON_TYPE = b"application/json;charset=UTF-8"
 FORMATS = ("json", "extjs")
+AUDITED = frozenset({"POST", "PUT", "DELETE"})
 # the same compact encoding as json.dumps(separators=(",", ":")), without a new encoder
 # object per response
 _ENCODE = json.JSONEncoder(separators=(",", ":")).encode
@@ -91,9 +94,28 @@ class ApiApp:
         except Exception as err:
             log.exception("internal error in %s %s", scope["method"], scope["path"])
             status, body = _error_response(PyxisError(f"internal error: {err}"), fmt)
+        if scope["method"] in AUDITED:
+            self._audit(scope, status, body)
         if fmt == "extjs":
             status = 200
         await _send(send, status, body, headers, close=status >= 400, reason=_reason(status, body))
+
+    def _audit(self, scope: Scope, status: int, body: bytes) -> None:
+        """Record a state-changing call in the audit log (never fails the request)."""
+        try:
+            audit.record_request(
+                self.svc,
+                authid=scope.get("pyxis.authid", ""),
+                source=_client(scope),
+                method=scope["method"],
+                path=scope["path"],
+                params=scope.get("pyxis.params", {}),
+                status=status,
+                message=_reason(status, body) or "OK",
+                errors=_param_errors(status, body),
+            )
+        except OSError:
+            log.exception("cannot write the audit log")
 
     async def _dispatch(
         self, scope: Scope, receive: Any, send: Any, apipath: str
@@ -106,6 +128,7 @@ class ApiApp:
         pathparams = {k: unquote(v) for k, v in pathparams.items()}
         hits.record(m.http, m.path)
         authid, via = self._authenticate(m, hdrs)
+        scope["pyxis.authid"] = authid
         # login and the other no-auth methods do not depend on a cookie: no CSRF token
         world = m.permissions.get("user") == "world"
         if via == "ticket" and http != "GET" and not m.upload and not world:
@@ -127,7 +150,8 @@ class ApiApp:
         else:
             body = {}
         try:
-            params = validate_params(m.parameters, reqparams.merge(pathparams, query, body))
+            scope["pyxis.params"] = merged = reqparams.merge(pathparams, query, body)
+            params = validate_params(m.parameters, merged)
             self._check_permission(m, authid, params)
             call = Call(self.svc, authid, m, client=_client(scope), upload=upload)
             if m.proxyto and params.get(m.proxyto) not in (None, self.svc.node):
@@ -264,6 +288,17 @@ def _error_response(err: PyxisError, fmt: str) -> tuple[int, bytes]:
     if fmt == "extjs":
         doc.update(success=0, status=err.status)
     return err.status, _ENCODE(doc).encode()
+
+
+def _param_errors(status: int, body: bytes) -> dict[str, Any] | None:
+    """The per-parameter messages of a 400 answer, for the audit log."""
+    if status != 400:
+        return None
+    try:
+        errors = json.loads(body).get("errors")
+    except ValueError:
+        return None
+    return errors if isinstance(errors, dict) else None
 
 
 def _reason(status: int, body: bytes) -> str | None:

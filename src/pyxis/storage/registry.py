@@ -19,10 +19,12 @@ from typing import Any
 from pyxis.errors import ParamError
 from pyxis.schema import formats, propstr
 from pyxis.storage.plugin import BASE_PROPERTIES, Schema, StoragePlugin
+from pyxis.storage.plugins.btrfs import BtrfsPlugin
 from pyxis.storage.plugins.dir import DirPlugin
 
 PLUGINS: dict[str, type[StoragePlugin]] = {
     DirPlugin.type: DirPlugin,
+    BtrfsPlugin.type: BtrfsPlugin,
 }
 
 PRUNE_BACKUPS_FORMAT: dict[str, Schema] = {

@@ -12,6 +12,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from pyxis.access import pools
 from pyxis.errors import Conflict, NotFound, ParamError, PermissionDenied, PyxisError
 from pyxis.guests.cgroups import CgroupSpec, guest_cgroup_name
 from pyxis.guests.orchestrator import GuestRegistry, Rollback, conf_path
@@ -84,13 +85,21 @@ class QemuService:
 
     # --- permissions for config keys ----------------------------------------
     def check_key_privs(
-        self, authid: str, vmid: int, keys: list[str], cdrom_keys: set[str] | None = None
+        self,
+        authid: str,
+        vmid: int,
+        keys: list[str],
+        cdrom_keys: set[str] | None = None,
+        pool: str | None = None,
     ) -> None:
+        """Each key's privilege on the VM (or, while creating into ``pool``, on the pool)."""
         for key in keys:
             priv = privilege_for(key, cdrom=key in (cdrom_keys or set()))
             if priv == "root":
                 if authid != "root@pam":
                     raise PermissionDenied(f"only root@pam may set '{key}'")
+                continue
+            if pool and self.svc.access.check(authid, f"/pool/{pool}", [priv]):
                 continue
             if not self.svc.access.check(authid, f"/vms/{vmid}", [priv]):
                 raise PermissionDenied(f"Permission check failed (/vms/{vmid}, {priv})")
@@ -131,14 +140,16 @@ class QemuService:
     def _mac_prefix(self) -> str:
         return str(self.svc.datacenter().get("mac_prefix") or "BC:24:11")
 
-    async def create(self, authid: str, vmid: int, params: dict[str, Any]) -> str:
+    async def create(
+        self, authid: str, vmid: int, params: dict[str, Any], pool: str | None = None
+    ) -> str:
         params = dict(params)
         start = bool(params.pop("start", 0))
         if "cdrom" in params:
             params["ide2"] = f"{params.pop('cdrom')},media=cdrom"
         self.guests.check_free(vmid)
         cdroms = {k for k, v in params.items() if is_drive_key(k) and "media=cdrom" in str(v)}
-        self.check_key_privs(authid, vmid, list(params), cdroms)
+        self.check_key_privs(authid, vmid, list(params), cdroms, pool=pool)
         values, plans = await self.prepare_values(authid, vmid, params)
 
         async def work(tlog: TaskLog) -> None:
@@ -155,6 +166,9 @@ class QemuService:
                 await self.svc.store.create(path, render_config(cfg).encode(), writer=self.svc.node)
                 rollback.clear()
                 tlog.log(f"created VM {vmid}")
+                if pool:
+                    await pools.add_vm_async(self.svc, pool, vmid)
+                    tlog.log(f"added VM {vmid} to pool '{pool}'")
             if start:
                 await self._start(vmid, tlog)
 
@@ -246,6 +260,7 @@ class QemuService:
                 for volid in sorted(vols, key=lambda v: "base-" in v):
                     await self._free_volume(volid, tlog)
                 await self.svc.store.delete(self.path(vmid))
+                await pools.remove_vm_async(self.svc, vmid)
                 self.run_paths(vmid).cleanup()
                 tlog.log(f"destroyed VM {vmid}")
             if purge:
