@@ -14,7 +14,11 @@ from __future__ import annotations
 from typing import Any
 
 from pyxis.errors import ParamError
+from pyxis.guests import pending
 from pyxis.guests.lxc.keys import key_schema, parse_mountpoint, parse_value
+from pyxis.guests.pending import add_pending as add_pending  # re-exported API
+from pyxis.guests.pending import revert_pending as revert_pending
+from pyxis.guests.pending import split_list as split_list
 from pyxis.guests.qemu.config import VmConfig
 
 LIVE_KEYS = frozenset(
@@ -53,10 +57,6 @@ def privilege_for(key: str) -> str:
     return PRIVS.get(key, "VM.Config.Options")
 
 
-def split_list(text: str | None) -> list[str]:
-    return [x for x in (text or "").replace(";", ",").replace(" ", ",").split(",") if x]
-
-
 def is_volume_key(key: str) -> bool:
     return key == "rootfs" or (key.startswith("mp") and key[2:].isdigit())
 
@@ -91,13 +91,6 @@ def check_keys(
             errors[key] = f"unable to modify read-only option: '{key}'"
     if errors:
         raise ParamError(errors)
-
-
-def next_unused(conf: dict[str, str]) -> str:
-    for i in range(UNUSED_MAX + 1):
-        if f"unused{i}" not in conf:
-            return f"unused{i}"
-    raise ParamError.one("delete", "too many unused volumes")
 
 
 def referenced_volumes(cfg: VmConfig) -> set[str]:
@@ -156,32 +149,6 @@ def apply_stopped(cfg: VmConfig, changes: dict[str, str], deletes: list[str]) ->
     return freed
 
 
-def add_pending(cfg: VmConfig, changes: dict[str, str], deletes: list[str], force: bool) -> None:
-    for key, value in changes.items():
-        cfg.pending[key] = value
-        cfg.pending_delete = [d for d in cfg.pending_delete if d.lstrip("!") != key]
-    for key in deletes:
-        cfg.pending.pop(key, None)
-        if key in cfg.main:
-            cfg.pending_delete = [d for d in cfg.pending_delete if d.lstrip("!") != key]
-            cfg.pending_delete.append(f"!{key}" if force else key)
-
-
-def revert_pending(cfg: VmConfig, reverts: list[str]) -> None:
-    for key in reverts:
-        cfg.pending.pop(key, None)
-        cfg.pending_delete = [d for d in cfg.pending_delete if d.lstrip("!") != key]
-
-
-def apply_pending(cfg: VmConfig) -> list[str]:
-    """Fold ``[pve:pending]`` into the main section (at start); return freed volumes."""
-    deletes = [d.lstrip("!") for d in cfg.pending_delete]
-    changes = dict(cfg.pending)
-    cfg.pending.clear()
-    cfg.pending_delete = []
-    return apply_stopped(cfg, changes, deletes)
-
-
 def split_running(
     changes: dict[str, str], deletes: list[str]
 ) -> tuple[dict[str, str], list[str], dict[str, str], list[str]]:
@@ -194,33 +161,20 @@ def split_running(
     return now, now_del, later, later_del
 
 
+def next_unused(conf: dict[str, str]) -> str:
+    return pending.next_unused(conf, "volumes")
+
+
+def apply_pending(cfg: VmConfig) -> list[str]:
+    """Fold ``[pve:pending]`` into the main section (at start); return freed volumes."""
+    changes, deletes = pending.take_pending(cfg)
+    return apply_stopped(cfg, changes, deletes)
+
+
 def config_view(cfg: VmConfig, current: bool) -> dict[str, Any]:
     """GET .../config: main values, or (``current=0``) with pending values applied."""
-    out: dict[str, Any] = dict(cfg.main)
-    if not current:
-        for key in cfg.pending_delete:
-            out.pop(key.lstrip("!"), None)
-        out.update(cfg.pending)
-    return typed_values(out)
+    return pending.config_view(cfg, current, key_schema, parse_value)
 
 
 def typed_values(values: dict[str, Any]) -> dict[str, Any]:
-    """Numbers and booleans as JSON numbers (as upstream answers), strings as they are."""
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        typ = (key_schema(key) or {}).get("type")
-        if typ in ("integer", "boolean") and isinstance(value, str):
-            try:
-                out[key] = int(parse_value(key, value))
-                continue
-            except (ValueError, TypeError):
-                pass
-        elif typ == "number" and isinstance(value, str):
-            try:
-                num = float(value)
-                out[key] = int(num) if num.is_integer() else num
-                continue
-            except ValueError:
-                pass
-        out[key] = value
-    return out
+    return pending.typed_values(values, key_schema, parse_value)

@@ -40,8 +40,10 @@ class Dialect:
 
 
 QEMU = Dialect()
-LXC = Dialect(pending=LXC_PENDING,
-              line_re=re.compile(r"^([a-z][a-z0-9_-]*|lxc(?:\.[a-z0-9_-]+)+):\s*(.*?)\s*$"))
+LXC = Dialect(
+    pending=LXC_PENDING,
+    line_re=re.compile(r"^([a-z][a-z0-9_-]*|lxc(?:\.[a-z0-9_-]+)+):\s*(.*?)\s*$"),
+)
 
 
 @dataclass

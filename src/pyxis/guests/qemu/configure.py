@@ -12,6 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from pyxis.errors import ParamError
+from pyxis.guests import pending
+from pyxis.guests.pending import add_pending as add_pending  # re-exported API
+from pyxis.guests.pending import revert_pending as revert_pending
+from pyxis.guests.pending import split_list as split_list
 from pyxis.guests.qemu.cloudinit_drive import volume_of as cloudinit_volume
 from pyxis.guests.qemu.config import VmConfig
 from pyxis.guests.qemu.disks import volume_of
@@ -43,10 +47,6 @@ LIVE_KEYS = {
 UNUSED_MAX = 255
 
 
-def split_list(text: str | None) -> list[str]:
-    return [x for x in (text or "").replace(";", ",").replace(" ", ",").split(",") if x]
-
-
 def check_keys(changes: dict[str, str], deletes: list[str], reverts: list[str]) -> None:
     """Unknown keys, set+delete of one key, read-only keys: 400 naming the key."""
     errors: dict[str, str] = {}
@@ -64,13 +64,6 @@ def check_keys(changes: dict[str, str], deletes: list[str], reverts: list[str]) 
             errors[key] = "read-only key"
     if errors:
         raise ParamError(errors)
-
-
-def next_unused(conf: dict[str, str]) -> str:
-    for i in range(UNUSED_MAX + 1):
-        if f"unused{i}" not in conf:
-            return f"unused{i}"
-    raise ParamError.one("delete", "too many unused disks")
 
 
 def referenced_volumes(cfg: VmConfig) -> set[str]:
@@ -139,61 +132,20 @@ def _in_use(cfg: VmConfig, exclude: str) -> set[str]:
     return used
 
 
-def add_pending(cfg: VmConfig, changes: dict[str, str], deletes: list[str], force: bool) -> None:
-    for key, value in changes.items():
-        cfg.pending[key] = value
-        cfg.pending_delete = [d for d in cfg.pending_delete if d.lstrip("!") != key]
-    for key in deletes:
-        cfg.pending.pop(key, None)
-        if key in cfg.main:
-            mark = f"!{key}" if force else key
-            cfg.pending_delete = [d for d in cfg.pending_delete if d.lstrip("!") != key]
-            cfg.pending_delete.append(mark)
-
-
-def revert_pending(cfg: VmConfig, reverts: list[str]) -> None:
-    for key in reverts:
-        cfg.pending.pop(key, None)
-        cfg.pending_delete = [d for d in cfg.pending_delete if d.lstrip("!") != key]
+def next_unused(conf: dict[str, str]) -> str:
+    return pending.next_unused(conf, "disks")
 
 
 def apply_pending(cfg: VmConfig) -> list[str]:
     """Fold ``[PENDING]`` into the main section (at start); return freed volumes."""
-    deletes = [d.lstrip("!") for d in cfg.pending_delete]
-    changes = dict(cfg.pending)
-    cfg.pending.clear()
-    cfg.pending_delete = []
+    changes, deletes = pending.take_pending(cfg)
     return apply_stopped(cfg, changes, deletes)
 
 
 def config_view(cfg: VmConfig, current: bool) -> dict[str, Any]:
     """GET .../config: main values, or with ``current=0`` pending values applied."""
-    out: dict[str, Any] = dict(cfg.main)
-    if not current:
-        for key in cfg.pending_delete:
-            out.pop(key.lstrip("!"), None)
-        out.update(cfg.pending)
-    return typed_values(out)
+    return pending.config_view(cfg, current, key_schema, parse_value)
 
 
 def typed_values(values: dict[str, Any]) -> dict[str, Any]:
-    """Numbers and booleans as JSON numbers (as upstream answers), strings as they are."""
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        schema = key_schema(key) or {}
-        typ = schema.get("type")
-        if typ in ("integer", "boolean") and isinstance(value, str):
-            try:
-                out[key] = int(parse_value(key, value))
-                continue
-            except (ValueError, TypeError):
-                pass
-        elif typ == "number" and isinstance(value, str):
-            try:
-                num = float(value)
-                out[key] = int(num) if num.is_integer() else num
-                continue
-            except ValueError:
-                pass
-        out[key] = value
-    return out
+    return pending.typed_values(values, key_schema, parse_value)
