@@ -16,7 +16,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args or args[0] in ("help", "-h", "--help"):
         print(
             "usage: pyxis version | pyxis api get|create|set|delete|ls|usage PATH [...]\n"
-            "       pyxis network setup-default [--root DIR]"
+            "       pyxis network setup-default [--root DIR]\n"
+            "       pyxis testbed up|status|exec|kill|stop|cont|partition|heal|down [...]"
         )
         return 0 if args else 2
     if args[0] == "version":
@@ -28,6 +29,10 @@ def main(argv: list[str] | None = None) -> int:
         from pyxis.cli import appliance
 
         return appliance.main(args[1:])
+    if args[0] == "testbed":
+        from pyxis.testbed import cli as testbed
+
+        return testbed.main(args[1:])
     if args[0] == "api":
         from pyxis.cli import pvesh
 

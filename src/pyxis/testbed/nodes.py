@@ -1,0 +1,238 @@
+"""The processes of a testbed node: corosync and ``pyxisd`` inside its namespace.
+
+corosync runs as ``ip netns exec NS unshare -m sh -c 'mount -t tmpfs tmpfs /run && ...
+exec corosync -f -c CONF'``: the private ``/run`` lets several instances share one host,
+and the mount disappears with the process.  ``pyxisd`` runs with ``ip netns exec`` too;
+its unix socket lives under its own root, so the node's CLIs work from the host with
+``PYXIS_ROOT=<root>/<node>``.  Everything of a node (daemon, corosync, guests) is found
+through ``ip netns pids``, which is how ``kill``/``stop``/``cont`` reach all of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pyxis.testbed.model import API_PORT, NodeState, Testbed
+from pyxis.testbed.net import netns_pids
+
+READY = "serving https://"
+START_TIMEOUT = 60.0
+ADMIN = "admin@pve"
+
+
+class NodeError(RuntimeError):
+    """A node process failed to start or a node command failed."""
+
+
+def tool(name: str) -> str:
+    """Path of a console script of this installation (next to the interpreter, else PATH)."""
+    candidate = Path(sys.executable).parent / name
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which(name)
+    if found is None:
+        raise NodeError(f"'{name}' not found next to {sys.executable} or on PATH")
+    return found
+
+
+def corosync_binary() -> str | None:
+    """The corosync executable, or None when corosync is not installed."""
+    return shutil.which("corosync") or next(
+        (p for p in ("/usr/sbin/corosync", "/sbin/corosync") if os.access(p, os.X_OK)), None
+    )
+
+
+def corosync_conf(tb: Testbed, node: NodeState) -> str:
+    """corosync.conf for ``node``: every testbed node in the nodelist, knet, no crypto."""
+    entries = "".join(
+        f"  node {{\n    name: {n.name}\n    nodeid: {n.index}\n    quorum_votes: 1\n"
+        f"    ring0_addr: {n.address}\n  }}\n"
+        for n in tb.nodes
+    )
+    state_dir = node.root(tb.root) / "var" / "lib" / "corosync"
+    return (
+        "totem {\n  version: 2\n"
+        f"  cluster_name: pyxis-tb{tb.tb_id}\n"
+        "  transport: knet\n  crypto_cipher: none\n  crypto_hash: none\n}\n"
+        f"nodelist {{\n{entries}}}\n"
+        "quorum {\n  provider: corosync_votequorum\n}\n"
+        "logging {\n  to_stderr: yes\n  to_syslog: no\n  to_logfile: no\n}\n"
+        f"system {{\n  state_dir: {state_dir}\n}}\n"
+    )
+
+
+def _spawn(argv: list[str], log: Path, env: dict[str, str] | None = None) -> int:
+    """Start a detached process logging to ``log``; return its pid."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as fh:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=env,
+        )
+    return proc.pid
+
+
+def start_corosync(tb: Testbed, node: NodeState, binary: str) -> int:
+    """Write the node's corosync.conf and start corosync in its namespace."""
+    root = node.root(tb.root)
+    conf = root / "etc" / "corosync" / "corosync.conf"
+    conf.parent.mkdir(parents=True, exist_ok=True)
+    (root / "var" / "lib" / "corosync").mkdir(parents=True, exist_ok=True)
+    conf.write_text(corosync_conf(tb, node))
+    script = (
+        f'mount -t tmpfs tmpfs /run && mkdir -p /run/corosync && exec "{binary}" -f -c "{conf}"'
+    )
+    argv = ["ip", "netns", "exec", node.netns, "unshare", "-m", "sh", "-c", script]
+    pid = _spawn(argv, tb.log_dir / f"{node.name}.corosync.log")
+    node.pids["corosync"] = pid
+    return pid
+
+
+def start_pyxisd(tb: Testbed, node: NodeState) -> int:
+    """Start ``pyxisd`` for the node inside its namespace (returns at once)."""
+    root = node.root(tb.root)
+    root.mkdir(parents=True, exist_ok=True)
+    argv = [
+        "ip",
+        "netns",
+        "exec",
+        node.netns,
+        tool("pyxisd"),
+        "--root",
+        str(root),
+        "--node",
+        node.name,
+        "--listen",
+        f"{node.address}:{API_PORT}",
+    ]
+    env = dict(os.environ, PYXIS_ROOT=str(root))
+    log = tb.log_dir / f"{node.name}.pyxisd.log"
+    node.pids["pyxisd_log_offset"] = log.stat().st_size if log.exists() else 0
+    pid = _spawn(argv, log, env)
+    node.pids["pyxisd"] = pid
+    return pid
+
+
+def wait_ready(tb: Testbed, node: NodeState, timeout: float = START_TIMEOUT) -> None:
+    """Wait until the node's pyxisd prints that it serves; raise with its log otherwise."""
+    log = tb.log_dir / f"{node.name}.pyxisd.log"
+    offset = node.pids.get("pyxisd_log_offset", 0)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = ""
+        with contextlib.suppress(FileNotFoundError), log.open("rb") as fh:
+            fh.seek(offset)
+            text = fh.read().decode(errors="replace")
+        if READY in text:
+            return
+        if not alive(node.pids.get("pyxisd", 0)):
+            raise NodeError(f"pyxisd of {node.name} exited before serving:\n{text[-2000:]}")
+        time.sleep(0.05)
+    raise NodeError(f"pyxisd of {node.name} not ready after {timeout:.0f}s (log: {log})")
+
+
+def node_cli(tb: Testbed, node: NodeState, *argv: str, input: str = "") -> str:
+    """Run one of the node's CLIs on the host with its ``PYXIS_ROOT``; return stdout."""
+    env = dict(os.environ, PYXIS_ROOT=str(node.root(tb.root)))
+    res = subprocess.run(
+        [tool(argv[0]), *argv[1:]],
+        input=input,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=60,
+    )
+    if res.returncode != 0:
+        raise NodeError(f"{node.name}: {' '.join(argv)}: {(res.stderr or res.stdout).strip()}")
+    return res.stdout
+
+
+def create_admin(tb: Testbed, node: NodeState, password: str) -> None:
+    """Create (or reset) ``admin@pve`` with Administrator on ``/`` on the node."""
+    try:
+        node_cli(tb, node, "pveum", "user", "add", ADMIN)
+    except NodeError as err:
+        if "exist" not in str(err):
+            raise
+    node_cli(tb, node, "pveum", "passwd", ADMIN, input=password + "\n")
+    node_cli(tb, node, "pveum", "acl", "modify", "/", "--users", ADMIN, "--roles", "Administrator")
+
+
+def proc_state(pid: int) -> str | None:
+    """The kernel's one-letter state of ``pid`` (``R``, ``S``, ``T``, ...), None if gone."""
+    if pid <= 0:
+        return None
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[0]
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` exists and is not a zombie."""
+    return proc_state(pid) not in (None, "Z", "X")
+
+
+def _owned(tb: Testbed, node: NodeState, pid: int) -> bool:
+    """Whether a recorded pid still is this node's process (guards against pid reuse)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return False
+    return str(node.root(tb.root)) in cmdline
+
+
+def node_pids(tb: Testbed, node: NodeState) -> list[int]:
+    """Every live process of the node: its namespace's processes plus recorded ones."""
+    pids = set(netns_pids(node.netns))
+    for key in ("pyxisd", "corosync"):
+        pid = node.pids.get(key, 0)
+        if alive(pid) and _owned(tb, node, pid):
+            pids.add(pid)
+    pids.discard(os.getpid())
+    return sorted(p for p in pids if alive(p))
+
+
+def signal_node(tb: Testbed, node: NodeState, sig: signal.Signals) -> list[int]:
+    """Send ``sig`` to every process of the node; return the pids signalled."""
+    pids = node_pids(tb, node)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+    return pids
+
+
+def kill_node(tb: Testbed, node: NodeState, timeout: float = 10.0) -> list[int]:
+    """SIGKILL everything of the node (thawing it first) and wait until it is gone."""
+    signal_node(tb, node, signal.SIGCONT)
+    pids = signal_node(tb, node, signal.SIGKILL)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(alive(p) for p in pids):
+        time.sleep(0.05)
+    left = [p for p in pids if alive(p)]
+    if left:
+        raise NodeError(f"{node.name}: processes survived SIGKILL: {left}")
+    return pids
+
+
+def node_state(tb: Testbed, node: NodeState) -> str:
+    """``running``, ``stopped`` (SIGSTOPped), ``partitioned`` or ``down``."""
+    state = proc_state(node.pids.get("pyxisd", 0))
+    if state in (None, "Z", "X") or not _owned(tb, node, node.pids["pyxisd"]):
+        return "down"
+    if state in ("T", "t"):
+        return "stopped"
+    return "partitioned" if node.name in tb.partitioned else "running"
