@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -65,6 +66,21 @@ class Rollback:
             await self.run()
 
 
+class CpuSampler:
+    """CPU use of guests as a fraction of their CPUs, from two cumulative samples."""
+
+    def __init__(self) -> None:
+        self._samples: dict[int, tuple[float, float]] = {}
+
+    def fraction(self, vmid: int, cpu_seconds: float, cpus: int) -> float:
+        now = time.monotonic()
+        prev = self._samples.get(vmid)
+        self._samples[vmid] = (now, cpu_seconds)
+        if prev is None or now - prev[0] <= 0:
+            return 0.0
+        return max(0.0, min(1.0, (cpu_seconds - prev[1]) / (now - prev[0]) / max(1, cpus)))
+
+
 class GuestRegistry:
     """Where guests live and how to serialise work on one of them."""
 
@@ -90,6 +106,27 @@ class GuestRegistry:
                 f"guest {vmid} is on node '{where[0]}', not '{self.svc.node}'", status=400
             )
         return path
+
+    def local_vmids(self, kind: str) -> list[int]:
+        """Ids of this node's guests of ``kind``, sorted."""
+        names = self.svc.store.listdir(f"nodes/{self.svc.node}/{KIND_DIRS[kind]}")
+        return sorted(int(n[:-5]) for n in names if n.endswith(".conf") and n[:-5].isdigit())
+
+    async def owned_volumes(self, vmid: int, content: set[str]) -> set[str]:
+        """Volumes of guest ``vmid`` of the given content types on this node's storages
+        (for ``destroy-unreferenced-disks``)."""
+        out: set[str] = set()
+        scfg = self.svc.storage.config()
+        for sid in scfg.order:
+            section = scfg.ids[sid]
+            if not self.svc.storage.enabled_here(section):
+                continue
+            if not content & set(section.get("content") or set()):
+                continue
+            plugin = await self.svc.storage.plugin(sid)
+            for vol in await plugin.list_volumes(content, vmid):
+                out.add(str(vol["volid"]))
+        return out
 
     def check_free(self, vmid: int) -> None:
         where = self.locate(vmid)

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from typing import TYPE_CHECKING, Any
 
 from pyxis.errors import Conflict, NotFound, ParamError, PermissionDenied, PyxisError
 from pyxis.guests.cgroups import guest_cgroup_name
 from pyxis.guests.lxc import configure, runtime, stats, volumes
 from pyxis.guests.lxc.keys import is_root_only, mac_generate, parse_net, parse_value, print_value
-from pyxis.guests.orchestrator import GuestRegistry, conf_path
+from pyxis.guests.orchestrator import CpuSampler, GuestRegistry, conf_path
 from pyxis.guests.qemu.config import LXC, VmConfig, digest, parse_config, render_config
 from pyxis.guests.qemu.runtime import proc_stats
 from pyxis.tasks.manager import TaskLog
@@ -37,7 +36,7 @@ class LxcService:
         self.svc = svc
         self.guests = GuestRegistry(svc)
         self.lxcpath = runtime.lxcpath_for(svc.paths, svc.node)
-        self._cpu_samples: dict[int, tuple[float, float]] = {}
+        self.cpu = CpuSampler()
 
     # --- config access ------------------------------------------------------
     def path(self, vmid: int) -> str:
@@ -192,7 +191,7 @@ class LxcService:
                 await volumes.umount_all(self.ct(vmid).dir)
                 vols = configure.referenced_volumes(cfg)
                 if unreferenced:
-                    vols |= await self._owned_volumes(vmid)
+                    vols |= await self.guests.owned_volumes(vmid, {"images", "rootdir"})
                 for volid in sorted(vols, key=lambda v: "base-" in v):
                     await volumes.free(self.svc, volid, tlog)
                 await self.svc.store.delete(self.path(vmid))
@@ -203,35 +202,9 @@ class LxcService:
 
         return await self.svc.tasks.start("vzdestroy", str(vmid), authid, work)
 
-    async def _owned_volumes(self, vmid: int) -> set[str]:
-        out: set[str] = set()
-        scfg = self.svc.storage.config()
-        for sid in scfg.order:
-            section = scfg.ids[sid]
-            if not self.svc.storage.enabled_here(section):
-                continue
-            if not {"images", "rootdir"} & set(section.get("content") or set()):
-                continue
-            plugin = await self.svc.storage.plugin(sid)
-            for vol in await plugin.list_volumes({"images", "rootdir"}, vmid):
-                out.add(str(vol["volid"]))
-        return out
-
     # --- listing and status --------------------------------------------------
     def local_vmids(self) -> list[int]:
-        out = []
-        for name in self.svc.store.listdir(f"nodes/{self.svc.node}/lxc"):
-            if name.endswith(".conf") and name[:-5].isdigit():
-                out.append(int(name[:-5]))
-        return sorted(out)
-
-    def _cpu_fraction(self, vmid: int, cpu_seconds: float, cpus: int) -> float:
-        now = time.monotonic()
-        prev = self._cpu_samples.get(vmid)
-        self._cpu_samples[vmid] = (now, cpu_seconds)
-        if prev is None or now - prev[0] <= 0:
-            return 0.0
-        return max(0.0, min(1.0, (cpu_seconds - prev[1]) / (now - prev[0]) / max(1, cpus)))
+        return self.guests.local_vmids("lxc")
 
     def static_status(self, vmid: int, cfg: VmConfig) -> dict[str, Any]:
         """The status fields that come from the config alone (a stopped container)."""
@@ -278,7 +251,7 @@ class LxcService:
             out["uptime"] = int(ps.uptime)
         use = stats.usage(info.pid)
         out["mem"], out["swap"] = use.mem, use.swap
-        out["cpu"] = round(self._cpu_fraction(vmid, use.cpu_seconds, out["cpus"]), 4)
+        out["cpu"] = round(self.cpu.fraction(vmid, use.cpu_seconds, out["cpus"]), 4)
         out["disk"] = stats.disk_used(self.ct(vmid).rootfs)
         if (live := self.svc.metrics.latest(KIND, vmid)) and live.pid == info.pid:
             out.update(live.counters)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pyxis.access import pools
 from pyxis.errors import Conflict, NotFound, ParamError, PermissionDenied, PyxisError
 from pyxis.guests.cgroups import CgroupSpec, guest_cgroup_name
-from pyxis.guests.orchestrator import GuestRegistry, Rollback, conf_path
+from pyxis.guests.orchestrator import CpuSampler, GuestRegistry, Rollback, conf_path
 from pyxis.guests.qemu import configure, hotplug, runtime
 from pyxis.guests.qemu.argv import UNSUPPORTED
 from pyxis.guests.qemu.config import VmConfig, digest, parse_config, render_config
@@ -46,7 +46,7 @@ class QemuService:
     def __init__(self, svc: Services) -> None:
         self.svc = svc
         self.guests = GuestRegistry(svc)
-        self._cpu_samples: dict[int, tuple[float, float]] = {}
+        self.cpu = CpuSampler()
 
     # --- config access ------------------------------------------------------
     def path(self, vmid: int) -> str:
@@ -256,7 +256,7 @@ class QemuService:
                 cfg, _ = self.load(vmid)
                 vols = configure.referenced_volumes(cfg)
                 if unreferenced:
-                    vols |= await self._owned_volumes(vmid)
+                    vols |= await self.guests.owned_volumes(vmid, {"images"})
                 for volid in sorted(vols, key=lambda v: "base-" in v):
                     await self._free_volume(volid, tlog)
                 await self.svc.store.delete(self.path(vmid))
@@ -268,34 +268,9 @@ class QemuService:
 
         return await self.svc.tasks.start("qmdestroy", str(vmid), authid, work)
 
-    async def _owned_volumes(self, vmid: int) -> set[str]:
-        out: set[str] = set()
-        for sid in self.svc.storage.config().order:
-            section = self.svc.storage.config().ids[sid]
-            if not self.svc.storage.enabled_here(section):
-                continue
-            if "images" not in (section.get("content") or set()):
-                continue
-            plugin = await self.svc.storage.plugin(sid)
-            for vol in await plugin.list_volumes({"images"}, vmid):
-                out.add(str(vol["volid"]))
-        return out
-
     # --- listing and status --------------------------------------------------
     def local_vmids(self) -> list[int]:
-        out = []
-        for name in self.svc.store.listdir(f"nodes/{self.svc.node}/qemu-server"):
-            if name.endswith(".conf") and name[:-5].isdigit():
-                out.append(int(name[:-5]))
-        return sorted(out)
-
-    def _cpu_fraction(self, vmid: int, cpu_seconds: float, cpus: int) -> float:
-        now = time.monotonic()
-        prev = self._cpu_samples.get(vmid)
-        self._cpu_samples[vmid] = (now, cpu_seconds)
-        if prev is None or now - prev[0] <= 0:
-            return 0.0
-        return max(0.0, min(1.0, (cpu_seconds - prev[1]) / (now - prev[0]) / max(1, cpus)))
+        return self.guests.local_vmids("qemu")
 
     def basic_status(self, vmid: int, cfg: VmConfig) -> dict[str, Any]:
         conf = cfg.main
@@ -338,7 +313,7 @@ class QemuService:
             if stats is not None:
                 out["uptime"] = int(stats.uptime)
                 out["mem"] = stats.rss
-                out["cpu"] = round(self._cpu_fraction(vmid, stats.cpu_seconds, cpus), 4)
+                out["cpu"] = round(self.cpu.fraction(vmid, stats.cpu_seconds, cpus), 4)
             if (live := self.svc.metrics.latest(KIND, vmid)) and live.pid == pid:
                 out.update(live.counters)  # cumulative I/O as of the collector's last round
         return out
