@@ -234,6 +234,26 @@ async def test_export_import_fifo(store: DirPlugin, tmp_path: Path) -> None:
     assert Path(store.path(new)).read_bytes() == Path(store.path(vol)).read_bytes()
 
 
+async def test_import_fifo_after_writer_closed(store: DirPlugin, tmp_path: Path) -> None:
+    """A small stream written and closed before the importer reads past its header."""
+    import asyncio
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    payload = (4096).to_bytes(8, "little") + b"z" * 4096
+
+    def writer() -> None:
+        with open(fifo, "wb") as fh:
+            fh.write(payload)
+
+    t = threading.Thread(target=writer)
+    t.start()
+    new = await asyncio.wait_for(store.volume_import(302, None, "raw+size", fifo), 30)
+    t.join()
+    assert Path(store.path(new)).read_bytes() == b"z" * 4096
+
+
 async def test_import_refuses_backing_file(store: DirPlugin, tmp_path: Path) -> None:
     evil = tmp_path / "evil.qcow2"
     subprocess.run(

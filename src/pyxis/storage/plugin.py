@@ -19,7 +19,6 @@ import asyncio
 import json
 import os
 import re
-import stat
 import struct
 from pathlib import Path
 from types import TracebackType
@@ -28,7 +27,7 @@ from typing import Any, ClassVar
 from pyxis.errors import ParamError, PyxisError
 from pyxis.paths import Paths
 from pyxis.schema.scalars import check_scalar
-from pyxis.util.run import run
+from pyxis.util.run import run, run_fd
 
 Schema = dict[str, Any]
 
@@ -353,22 +352,12 @@ class SizedStream:
 
     async def copy_to(self, target: Path) -> None:
         """Copy the data (sparse) into ``target`` and give it exactly ``size`` bytes."""
-        # A FIFO's header is consumed already; a regular file is re-read from offset 0.
-        fifo = stat.S_ISFIFO(os.fstat(self._fd).st_mode)
-        skip = [] if fifo else ["iflag=skip_bytes", "skip=8"]
+        # dd reads the descriptor we already hold, positioned after the header: reopening
+        # a FIFO by path would block forever once a fast writer has finished and closed.
         # LC_ALL=C: the byte count below is parsed from dd's (translated) summary.
-        res = await run(
-            [
-                "env",
-                "LC_ALL=C",
-                "dd",
-                f"if={self.src}",
-                f"of={target}",
-                "bs=4M",
-                *skip,
-                "conv=sparse,notrunc",
-            ],
-            timeout=None,
+        res = await run_fd(
+            ["env", "LC_ALL=C", "dd", f"of={target}", "bs=4M", "conv=sparse,notrunc"],
+            self._fd,
         )
         # Sparse writes leave the file short of trailing zeros, so count what dd read.
         m = DD_BYTES_RE.search(res.stderr)

@@ -64,3 +64,27 @@ async def run(
     if check and res.returncode != 0:
         raise CommandError(args, res.returncode, res.stderr)
     return res
+
+
+async def run_fd(argv: Sequence[str], stdin_fd: int, *, timeout: float | None = None) -> Result:
+    """Run ``argv`` reading ``stdin_fd`` (left open for the caller); raise on failure.
+
+    For byte streams that must not pass through Python (disk images, migration data):
+    the child reads the descriptor directly.  Always the real runner, never a fake.
+    """
+    args = [str(a) for a in argv]
+    proc = await asyncio.create_subprocess_exec(
+        *args, stdin=stdin_fd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    except (TimeoutError, asyncio.CancelledError):
+        proc.kill()
+        await proc.wait()
+        raise
+    res = Result(
+        args, proc.returncode or 0, out.decode(errors="replace"), err.decode(errors="replace")
+    )
+    if res.returncode != 0:
+        raise CommandError(args, res.returncode, res.stderr)
+    return res
