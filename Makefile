@@ -9,19 +9,23 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup host-deps venv lint typecheck unit functional system bench clean
+.PHONY: run test setup host-deps venv ui e2e lint typecheck unit functional system bench clean
 
-run: setup
+run: setup ui
 	-$(VENV)/bin/pyxis network setup-default --root $(ROOT)
 	$(VENV)/bin/pyxisd --root $(ROOT) --node $(NODE) --listen $(LISTEN)
 
-test: setup
+test: setup ui
 	scripts/run-tests
 
 setup: host-deps venv
 
 host-deps:
 	scripts/setup-host
+
+# the web UI in ui/dist (npm ci + vite build), cached outside the clone by input hash
+ui: host-deps
+	ui/build-cached.sh
 
 venv: $(STAMP)
 
@@ -37,7 +41,7 @@ lint: venv
 typecheck: venv
 	$(VENV)/bin/mypy
 
-unit functional system: venv
+unit functional system e2e: venv
 	$(VENV)/bin/pytest -q tests/$@
 
 bench: venv

@@ -1,0 +1,5 @@
+import { TaskList } from '@/components/TaskList';
+
+export default function DatacenterTasks() {
+  return <TaskList path="/cluster/tasks" filters={false} />;
+}
