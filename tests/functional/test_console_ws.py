@@ -8,7 +8,6 @@ relay and the xterm.js protocol run without QEMU (the system tier uses a real gu
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import shutil
 import tempfile
@@ -20,6 +19,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 from funchelp import NODE, UPID_RE, UserFactory, wait_task
+from wshelp import WsPeer
 
 from pyxis.guests.console import sessions
 from pyxis.guests.qemu.runtime import RunPaths
@@ -57,61 +57,6 @@ def running(svc: Services, vm: int, short_run_dir: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(svc.qemu, "pid", lambda vmid: 4242 if vmid == vm else None)
     monkeypatch.setattr(svc.qemu, "run_paths", lambda vmid: RunPaths(short_run_dir, vmid))
     return short_run_dir / "qemu-server"
-
-
-class WsPeer:
-    """The client end of one ASGI websocket request to ``app``."""
-
-    def __init__(self, app: ApiApp, path: str, headers: dict[str, str] | None = None) -> None:
-        raw, _, query = path.partition("?")
-        scope: dict[str, Any] = {
-            "type": "websocket",
-            "path": raw,
-            "raw_path": raw.encode(),
-            "query_string": query.encode(),
-            "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
-            "subprotocols": ["binary"],
-            "client": ("127.0.0.1", 40000),
-            "extensions": {"websocket.http.response": {}},
-        }
-        self.to_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self.from_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self.to_app.put_nowait({"type": "websocket.connect"})
-        self.task = asyncio.ensure_future(app(scope, self.to_app.get, self.from_app.put))
-
-    async def next(self, timeout: float = 5.0) -> dict[str, Any]:
-        return await asyncio.wait_for(self.from_app.get(), timeout)
-
-    async def rejected(self) -> tuple[int, dict[str, Any]]:
-        """Expect an HTTP error response instead of the handshake: (status, JSON body)."""
-        start = await self.next()
-        assert start["type"] == "websocket.http.response.start", start
-        body = await self.next()
-        return start["status"], json.loads(body["body"])
-
-    async def accepted(self) -> None:
-        msg = await self.next()
-        assert msg == {"type": "websocket.accept", "subprotocol": "binary"}, msg
-
-    def send(self, data: bytes | str) -> None:
-        key = "text" if isinstance(data, str) else "bytes"
-        self.to_app.put_nowait({"type": "websocket.receive", key: data})
-
-    async def recv(self) -> bytes:
-        msg = await self.next()
-        assert msg["type"] == "websocket.send", msg
-        return bytes(msg["bytes"])
-
-    async def read_until(self, needle: bytes, timeout: float = 5.0) -> bytes:
-        got = b""
-        async with asyncio.timeout(timeout):
-            while needle not in got:
-                got += await self.recv()
-        return got
-
-    async def disconnect(self) -> None:
-        self.to_app.put_nowait({"type": "websocket.disconnect", "code": 1000})
-        await asyncio.wait_for(self.task, 5)
 
 
 @pytest.fixture

@@ -21,13 +21,12 @@ from typing import Any
 
 from pyxis.access.vncticket import verify_vnc_ticket
 from pyxis.api.common import INT, NODE, STR, VMID, obj, opt, perm
+from pyxis.api.console_ws import login, open_session, serve_pty
 from pyxis.api.context import Call
-from pyxis.api.qemu_console import _login, _open_session
 from pyxis.errors import Conflict, PyxisError
-from pyxis.guests.console import relay, sessions
+from pyxis.guests.console import sessions
 from pyxis.guests.lxc import console as ct_console
 from pyxis.guests.lxc import lifecycle
-from pyxis.guests.termproto import TermDecoder
 from pyxis.schema.registry import method
 
 CONSOLE = perm("/vms/{vmid}", ["VM.Console"])
@@ -52,7 +51,7 @@ async def ct_termproxy(call: Call, p: dict[str, Any]) -> dict[str, Any]:
     """Open a terminal session on the container (xterm.js protocol over ``vncwebsocket``)."""
     vmid = int(p["vmid"])
     call.svc.lxc.load(vmid)
-    session, ticket = await _open_session(call, vmid, "lxc")
+    session, ticket = await open_session(call, vmid, "lxc")
     return {"user": call.authid, "ticket": ticket, "port": session.port, "upid": session.upid}
 
 
@@ -80,7 +79,7 @@ async def ct_vncwebsocket(call: Call, p: dict[str, Any]) -> dict[str, Any] | Non
     session = sessions(call.svc).claim(port, vmid)
     try:
         await ws.accept()
-        rest = await _login(call, ws, session)
+        rest = await login(call, ws, session)
         if rest is None:
             return None
         await ws.send(b"OK")
@@ -90,14 +89,7 @@ async def ct_vncwebsocket(call: Call, p: dict[str, Any]) -> dict[str, Any] | Non
             raise PyxisError(f"CT {vmid} not running")
         cmode = cfg.main.get("cmode", "tty")
         argv = ct_console.console_argv(lxc.lxcpath, vmid, cmode, int(cfg.main.get("tty", 2)))
-        term = await ct_console.spawn(argv)
-        try:
-            decoder = TermDecoder()
-            if first := decoder.feed(rest):
-                term.writer.write(first)
-            await relay(ws, term.reader, term.writer, session, decode=decoder.feed)
-        finally:
-            await term.close()
+        await serve_pty(ws, session, argv, rest)
     except PyxisError as err:
         session.finish(err.message)
         raise

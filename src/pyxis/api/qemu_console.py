@@ -14,7 +14,8 @@ websocket relays to them directly and the port only names the session.
   client sends ``<authid>:<ticket>\\n`` and gets ``OK``, then its ``0:<n>:<data>`` input
   goes to the serial socket and the serial output comes back raw.
 
-The byte relay runs in Python (``guests/console.py`` says why that is acceptable).
+The byte relay runs in Python (``guests/console.py`` says why that is acceptable);
+sessions, tickets and the login line are shared with every console (``console_ws``).
 Without a websocket upgrade, ``vncwebsocket`` only checks the ticket, as upstream.
 """
 
@@ -26,12 +27,13 @@ import secrets
 import string
 from typing import TYPE_CHECKING, Any
 
-from pyxis.access.vncticket import create_vnc_ticket, verify_vnc_ticket
+from pyxis.access.vncticket import verify_vnc_ticket
 from pyxis.api.common import BOOL, INT, NODE, STR, VMID, obj, opt, perm
+from pyxis.api.console_ws import login, open_session
 from pyxis.api.context import Call
-from pyxis.errors import AuthError, PyxisError
+from pyxis.errors import PyxisError
 from pyxis.guests.console import ConsoleSession, relay, sessions
-from pyxis.guests.termproto import MAX_LOGIN_LINE, ProtocolError, TermDecoder, split_login
+from pyxis.guests.termproto import TermDecoder
 from pyxis.schema.registry import method
 
 if TYPE_CHECKING:
@@ -41,27 +43,11 @@ CONSOLE = perm("/vms/{vmid}", ["VM.Console"])
 BASE = {"node": NODE, "vmid": VMID}
 SERIALS = ["serial0", "serial1", "serial2", "serial3"]
 _SERIAL_RE = re.compile(r"^serial[0-3]$")
-LOGIN_TIMEOUT = 30.0
 _PASSWORD_CHARS = string.ascii_letters + string.digits
 
 
 def _authpath(vmid: int) -> str:
     return f"/vms/{vmid}"
-
-
-async def _open_session(call: Call, vmid: int, kind: str) -> tuple[ConsoleSession, str]:
-    """A session with its task and a ticket for the caller."""
-    ticket = create_vnc_ticket(call.svc.access, call.authid, _authpath(vmid))
-    table = sessions(call.svc)
-    session = table.open(vmid, kind, call.authid)
-    try:
-        session.upid = await call.svc.tasks.start(
-            "vncproxy", str(vmid), call.authid, lambda tlog: table.run(session, tlog)
-        )
-    except BaseException:
-        table.close(session)
-        raise
-    return session, ticket
 
 
 @method(
@@ -91,7 +77,7 @@ async def vncproxy(call: Call, p: dict[str, Any]) -> dict[str, Any]:
     """Open a VNC console session: ticket, port and task for ``vncwebsocket``."""
     vmid = int(p["vmid"])
     call.svc.qemu.load(vmid)
-    session, ticket = await _open_session(call, vmid, "vnc")
+    session, ticket = await open_session(call, vmid, "vnc")
     cert = call.svc.store.read(f"nodes/{call.svc.node}/pve-ssl.pem") or b""
     res: dict[str, Any] = {
         "user": call.authid,
@@ -125,7 +111,7 @@ async def termproxy(call: Call, p: dict[str, Any]) -> dict[str, Any]:
     if iface is None:
         vga = cfg.main.get("vga", "").split(",")[0]
         iface = vga if _SERIAL_RE.match(vga) else "serial0"
-    session, ticket = await _open_session(call, vmid, str(iface))
+    session, ticket = await open_session(call, vmid, str(iface))
     return {"user": call.authid, "ticket": ticket, "port": session.port, "upid": session.upid}
 
 
@@ -182,7 +168,7 @@ async def _serve_vnc(call: Call, ws: WebSocket, session: ConsoleSession) -> None
 
 async def _serve_serial(call: Call, ws: WebSocket, session: ConsoleSession) -> None:
     await ws.accept()
-    rest = await _login(call, ws, session)
+    rest = await login(call, ws, session)
     if rest is None:
         return
     await ws.send(b"OK")
@@ -207,28 +193,3 @@ async def _serve_serial(call: Call, ws: WebSocket, session: ConsoleSession) -> N
     if first:
         writer.write(first)
     await relay(ws, reader, writer, session, decode=decoder.feed)
-
-
-async def _login(call: Call, ws: WebSocket, session: ConsoleSession) -> bytes | None:
-    """Read and check the ``<authid>:<ticket>\\n`` line; the bytes after it, or None."""
-    buf = b""
-    try:
-        async with asyncio.timeout(LOGIN_TIMEOUT):
-            while b"\n" not in buf:
-                data = await ws.receive()
-                if data is None:
-                    return None
-                buf += data
-                if len(buf) > MAX_LOGIN_LINE:
-                    raise ProtocolError("login line too long")
-        line, _, rest = buf.partition(b"\n")
-        authid, ticket = split_login(line)
-        path = _authpath(session.vmid)
-        verify_vnc_ticket(call.svc.access, ticket, authid, path)
-        if not call.svc.access.check(authid, path, ["VM.Console"]):
-            raise AuthError("permission denied")
-    except (TimeoutError, ProtocolError, AuthError) as err:
-        session.finish(f"console login failed: {err}")
-        await ws.close(1008)
-        return None
-    return rest

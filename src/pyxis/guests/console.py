@@ -1,9 +1,10 @@
-"""Console sessions of one node and the byte relay between a websocket and a guest socket.
+"""Console sessions of one node and the byte relay between a websocket and a console.
 
 ``vncproxy``/``termproxy`` open a session: a pseudo port (5900-5999, the range the
 ``vncwebsocket`` schema allows, standing in for upstream's short-lived proxy listener)
-naming the guest, the console kind and the user it was made for.  A ``vncproxy`` task
-lives as long as the session: it fails when nobody connects within
+naming the guest (or, for the host shell, the node), the console kind, the user it was
+made for and the ACL path plus privilege its ticket and login are checked against.
+A ``vncproxy`` task lives as long as the session: it fails when nobody connects within
 ``CONNECT_TIMEOUT`` seconds and ends when the websocket session ends; stopping the
 task ends the session.  Each session accepts one connection.
 
@@ -40,17 +41,26 @@ CHUNK = 64 * 1024
 
 @dataclass
 class ConsoleSession:
-    """One handed-out console: ``kind`` is ``vnc`` or a serial port name (``serial0``)."""
+    """One handed-out console: ``kind`` is ``vnc``, a serial port name (``serial0``),
+    ``lxc`` or ``shell`` (the host).  ``authpath``/``privilege`` default to the guest's
+    ``/vms/<vmid>`` and ``VM.Console``; the host shell uses vmid 0 and its node path."""
 
     port: int
     vmid: int
     kind: str
     authid: str
+    authpath: str = ""
+    privilege: str = "VM.Console"
+    label: str = ""
     upid: str = ""
     claimed: bool = False
     error: str | None = None
     connected: asyncio.Event = field(default_factory=asyncio.Event)
     ended: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.authpath = self.authpath or f"/vms/{self.vmid}"
+        self.label = self.label or f"VM {self.vmid}"
 
     def finish(self, error: str | None = None) -> None:
         """End the session (the first error reported wins)."""
@@ -66,10 +76,21 @@ class ConsoleSessions:
         self.connect_timeout = connect_timeout
         self._by_port: dict[int, ConsoleSession] = {}
 
-    def open(self, vmid: int, kind: str, authid: str) -> ConsoleSession:
+    def open(
+        self,
+        vmid: int,
+        kind: str,
+        authid: str,
+        *,
+        authpath: str = "",
+        privilege: str = "VM.Console",
+        label: str = "",
+    ) -> ConsoleSession:
         for port in range(PORT_BASE, PORT_LAST + 1):
             if port not in self._by_port:
-                session = ConsoleSession(port, vmid, kind, authid)
+                session = ConsoleSession(
+                    port, vmid, kind, authid, authpath, privilege=privilege, label=label
+                )
                 self._by_port[port] = session
                 return session
         raise PyxisError("unable to find free console port (too many open consoles)")
@@ -77,11 +98,21 @@ class ConsoleSessions:
     def get(self, port: int) -> ConsoleSession | None:
         return self._by_port.get(port)
 
-    def claim(self, port: int, vmid: int) -> ConsoleSession:
-        """The session on ``port`` for its one connection; 400 if there is none."""
+    def claim(self, port: int, vmid: int, authpath: str = "") -> ConsoleSession:
+        """The session on ``port`` for its one connection; 400 if there is none.
+
+        The session must be the one of guest ``vmid`` (or, for vmid 0, of ``authpath``).
+        """
         session = self._by_port.get(port)
-        if session is None or session.vmid != vmid or session.ended.is_set():
-            raise PyxisError(f"no console session of VM {vmid} on port {port}", status=400)
+        path = authpath or f"/vms/{vmid}"
+        if (
+            session is None
+            or session.vmid != vmid
+            or session.authpath != path
+            or session.ended.is_set()
+        ):
+            what = f"VM {vmid}" if vmid else path
+            raise PyxisError(f"no console session of {what} on port {port}", status=400)
         if session.claimed:
             raise PyxisError(f"console session on port {port} is already connected", status=400)
         session.claimed = True
@@ -100,7 +131,7 @@ class ConsoleSessions:
                 await asyncio.wait_for(session.connected.wait(), self.connect_timeout)
             except TimeoutError:
                 raise PyxisError("connection timed out") from None
-            tlog.log(f"connected to {session.kind} of VM {session.vmid}")
+            tlog.log(f"connected to {session.kind} of {session.label}")
             await session.ended.wait()
             if session.error:
                 raise PyxisError(session.error)
@@ -162,4 +193,4 @@ async def relay(
         await ws.close()
     for task in done:
         if not task.cancelled() and (exc := task.exception()) is not None:
-            log.info("console of VM %s: %s", session.vmid, exc)
+            log.info("console of %s: %s", session.label, exc)

@@ -180,7 +180,12 @@ async def _dispatch(app: ApiApp, ws: WebSocket, scope: Scope) -> None:
     params = validate_params(m.parameters, reqparams.merge(pathparams, query, {}))
     app._check_permission(m, authid, params)
     if m.proxyto and params.get(m.proxyto) not in (None, app.svc.node):
-        raise PyxisError(f"no such cluster node '{params[m.proxyto]}'", status=595)
+        from pyxis.cluster.proxy import not_forwarded
+
+        target = str(params[m.proxyto])
+        if app.svc.cluster.node(target) is None or not app.svc.cluster.clustered:
+            raise PyxisError(f"no such cluster node '{target}'", status=595)
+        raise not_forwarded(target, "websocket connections")
     client = scope.get("client")
     call = Call(app.svc, authid, m, client=str(client[0]) if client else None, websocket=ws)
     await m.handler(call, params)
@@ -197,5 +202,5 @@ def _ticket_authid(app: ApiApp, query: dict[str, Any]) -> str:
     session = sessions(app.svc).get(int(port))
     if session is None:
         raise AuthError("No ticket")
-    verify_vnc_ticket(app.svc.access, ticket, session.authid, f"/vms/{session.vmid}")
+    verify_vnc_ticket(app.svc.access, ticket, session.authid, session.authpath)
     return session.authid
