@@ -5,7 +5,7 @@
 # public/. A hit copies ~/.cache/pyxis/ui/<key>/dist into ui/dist; a miss runs
 # `npm ci` (npm's own cache, ~/.npm, keeps re-installs offline-fast) when node_modules
 # does not match the lockfile, then `npm run build` (tsc --noEmit + vite build), and
-# stores the result. PYXIS_CACHE overrides ~/.cache/pyxis.
+# stores the result (text assets gzipped beside the originals). PYXIS_CACHE overrides ~/.cache/pyxis.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -34,6 +34,9 @@ if [ ! -f node_modules/.pyxis-lock ] || [ "$(cat node_modules/.pyxis-lock)" != "
 fi
 echo "ui: building (cache miss $key)"
 npm run build --silent
+# precompressed siblings: pyxisd serves file.gz to clients that accept gzip
+find dist -type f \( -name '*.js' -o -name '*.css' -o -name '*.html' -o -name '*.svg' -o -name '*.json' \) \
+  -size +1k -exec gzip -k -9 -n {} +
 echo "$key" > dist/.key
 mkdir -p "$CACHE_ROOT/$key"
 rm -rf "$cached.tmp"
