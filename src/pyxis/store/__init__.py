@@ -1,7 +1,8 @@
 """The cluster-wide config tree (``/etc/pve`` layout) behind one interface.
 
-``ConfigStore`` is the contract; ``LocalStore`` (SQLite, single node) implements it.
-The replicated (corosync) mode drops in behind the same interface.
+``ConfigStore`` is the contract; ``LocalStore`` (SQLite, single node) and
+``ClusterStore`` (``store/cluster.py``, replicated over corosync CPG) implement it on the
+shared deterministic core ``store/tree.py``.
 """
 
 from pyxis.store.base import Change, ConfigStore, Entry, digest

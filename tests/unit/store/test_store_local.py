@@ -171,7 +171,7 @@ async def test_file_limit(store: LocalStore) -> None:
 
 
 async def test_total_limit(store: LocalStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("pyxis.store.local.MAX_TOTAL", 10)
+    monkeypatch.setattr("pyxis.store.tree.MAX_TOTAL", 10)
     await store.write("a", b"12345")
     await store.write("b", b"12345")
     with pytest.raises(StoreError, match=r"cannot write 'c'.*limit 10 bytes"):
@@ -316,3 +316,31 @@ def test_durability_pragmas(tmp_path: Path) -> None:
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     asyncio.run(s.close())
     asyncio.run(LocalStore.open(tmp_path / "p.db", "n1").close())  # close released the lock
+
+
+@pytest.mark.parametrize(
+    ("existing", "new"),
+    [
+        ("nodes/n1/qemu-server/100.conf", "nodes/n2/qemu-server/100.conf"),
+        ("nodes/n1/qemu-server/100.conf", "nodes/n1/lxc/100.conf"),
+        ("nodes/n2/lxc/100.conf", "nodes/n1/qemu-server/100.conf"),
+    ],
+)
+async def test_guest_ids_are_unique(store: LocalStore, existing: str, new: str) -> None:
+    await store.write(existing, b"a")
+    node = existing.split("/")[1]
+    for attempt in (store.write(new, b"b"), store.create(new, b"b")):
+        with pytest.raises(Conflict, match=f"VM 100 already exists on node '{node}'"):
+            await attempt
+    await store.write("x.conf", b"c")
+    with pytest.raises(Conflict, match="VM 100 already exists"):
+        await store.rename("x.conf", new)
+    await store.write(existing, b"rewrite is fine")
+    await store.delete(existing)
+    await store.create(new, b"b")  # free again once deleted
+    moved = existing.replace("nodes/n1/", "nodes/n3/").replace("nodes/n2/", "nodes/n3/")
+    await store.delete(new)
+    await store.write(existing, b"a")
+    await store.rename(existing, moved)  # migrating the guest to another node
+    assert store.get(moved) is not None
+    store.integrity_check()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -84,10 +85,20 @@ async def test_members_cluster(store: LocalStore) -> None:
     ],
 )
 async def test_vmlist(
-    store: LocalStore, paths: list[str], expected: dict[str, tuple[str, str]]
+    tmp_path: Path, paths: list[str], expected: dict[str, tuple[str, str]]
 ) -> None:
-    for p in paths:
-        await store.write(p, b"")
+    # Seeded below the store: the store itself refuses a second config for one guest ID
+    # (the duplicate case stands for a tree written by something older or by hand).
+    db = tmp_path / "vmlist.db"
+    await LocalStore.open(db, "n1").close()
+    conn = sqlite3.connect(db)
+    with conn:
+        for version, p in enumerate(paths, 1):
+            conn.execute("INSERT INTO entries VALUES (?, x'', ?, 0, '')", (p, version))
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'version'", (len(paths),))
+        conn.execute("DELETE FROM meta_text")
+    conn.close()
+    store = LocalStore.open(db, "n1")
     got = vmlist_json(store)
     assert got["version"] == store.version
     assert {k: (v["node"], v["type"]) for k, v in got["ids"].items()} == expected
@@ -95,6 +106,7 @@ async def test_vmlist(
         path = f"nodes/{info['node']}/{'qemu-server' if info['type'] == 'qemu' else 'lxc'}"
         entry = store.get(f"{path}/{vmid}.conf")
         assert entry is not None and info["version"] == entry.version
+    await store.close()
 
 
 async def test_version(store: LocalStore) -> None:
