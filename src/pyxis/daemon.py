@@ -81,6 +81,8 @@ async def serve(args: argparse.Namespace) -> None:
     settings = Settings(auth_fail_delay=args.auth_fail_delay)
     svc = await Services.open(paths, args.node, settings)
     host, port = _split_listen(args.listen)
+    svc.cluster.api_port = port  # every node of a cluster serves its API on the same port
+    await svc.cluster.start()  # membership + status bus (no-op standalone, idempotent)
     certfile, keyfile = await svc.tls_files()
     install_reason_phrases()
     common: dict[str, Any] = dict(
@@ -101,6 +103,16 @@ async def serve(args: argparse.Namespace) -> None:
             **common,
         )
     )  # type: ignore[arg-type]
+    tcp.config.load()  # builds the SSLContext now, so that it can be reloaded in place
+
+    async def reload_tls() -> None:
+        # new connections get the new certificate; open ones keep the old (no restart)
+        cert, key = await svc.tls_files()
+        assert tcp.config.ssl is not None
+        tcp.config.ssl.load_cert_chain(str(cert), str(key))
+        log.info("reloaded the HTTPS certificate")
+
+    svc.tls_reload = reload_tls
     if paths.socket.exists():
         paths.socket.unlink()
     local = _Server(uvicorn.Config(ApiApp(svc, local=True), uds=str(paths.socket), **common))  # type: ignore[arg-type]

@@ -7,8 +7,10 @@ and a self-signed node certificate), each written only when missing.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,14 +68,36 @@ class Services:
         self.metrics = Collector(self)  # sampled by the daemon's background task
         self._dc_cache: tuple[int, dict[str, Any]] | None = None
         self._status_cache: dict[str, tuple[float, int, list[dict[str, Any]]]] = {}
+        from pyxis.cluster.control import CorosyncControl
+
+        self.corosync = CorosyncControl(paths)
+        # set by the daemon: re-read the node certificate into the running HTTPS server
+        self.tls_reload: Callable[[], Awaitable[None]] | None = None
+        self._cc_watch: asyncio.Task[None] | None = None
+        from pyxis.cluster.view import ClusterView
+
+        self.cluster = ClusterView(self)  # membership, status bus, proxy
 
     @classmethod
     async def open(cls, paths: Paths, node: str, settings: Settings | None = None) -> Services:
+        from pyxis.cluster.control import CorosyncControl
+
         paths.ensure()
-        store = LocalStore.open(paths.config_db, node)
+        control = CorosyncControl(paths)
+        # as pmxcfs: a node whose corosync.conf exists is a cluster member
+        clustered = control.configured()
+        if clustered:
+            await control.ensure_running()
+            store: ConfigStore = await _open_cluster_store(paths, node, reset=False)
+        else:
+            store = LocalStore.open(paths.config_db, node)
         svc = cls(node, paths, settings or Settings(), store)
+        svc.corosync = control
         svc.tasks.recover()
-        await svc.bootstrap()
+        if clustered:
+            await svc._after_cluster_open(wait=15.0)
+        else:
+            await svc.bootstrap()
         return svc
 
     async def bootstrap(self) -> None:
@@ -82,20 +106,98 @@ class Services:
         await self._ensure_cert()
 
     async def close(self) -> None:
+        if self._cc_watch is not None:
+            self._cc_watch.cancel()
+        await self.cluster.stop()
         await self.store.close()
+
+    # --- cluster mode -----------------------------------------------------
+    async def enter_cluster_mode(self, reset: bool) -> None:
+        """Switch the store to replicated mode over corosync (after create or join).
+
+        The corosync files must be written already.  ``reset`` empties the local state
+        so that a joining node takes the cluster's."""
+        await self.store.close()
+        try:
+            await self.corosync.ensure_running()
+            self.store = await _open_cluster_store(self.paths, self.node, reset=reset)
+        except BaseException:
+            # back to local mode, so that the caller can undo its changes
+            self.store = LocalStore.open(self.paths.config_db, self.node)
+            raise
+        finally:
+            self._forget_caches()
+        await self._after_cluster_open(wait=120.0)
+
+    async def _after_cluster_open(self, wait: float) -> None:
+        from pyxis.cluster import corosync_conf as cc
+        from pyxis.cluster.control import watch_store
+
+        log = logging.getLogger("pyxis.services")
+
+        try:
+            await self.wait_writable(wait)
+        except PyxisError as err:
+            log.warning("%s", err)
+        # defaults are written only into a synced, quorate store: never over the cluster's
+        if getattr(self.store, "writable", self.store.quorate):
+            try:
+                await self.bootstrap()
+            except PyxisError as err:
+                log.warning("cluster bootstrap: %s", err)
+        conf = self.store.read("corosync.conf")
+        if conf is not None:
+            try:
+                device = cc.parse(conf.decode()).quorum.device
+                await self.corosync.ensure_qdevice(device is not None)
+            except PyxisError as err:
+                log.warning("corosync-qdevice: %s", err)
+        if self._cc_watch is not None:
+            self._cc_watch.cancel()
+        self._cc_watch = asyncio.get_running_loop().create_task(
+            watch_store(self, self.corosync), name="corosync-conf-watch"
+        )
+        cluster = getattr(self, "cluster", None)
+        if cluster is not None and hasattr(cluster, "start"):
+            await cluster.start()
+
+    async def wait_writable(self, timeout: float) -> None:
+        """Wait until the replicated store is quorate and synced with the members."""
+        deadline = time.monotonic() + timeout
+        while not getattr(self.store, "writable", True):
+            if time.monotonic() > deadline:
+                raise PyxisError(
+                    f"cluster store not writable after {timeout:.0f}s (no quorum or not synced)"
+                )
+            await asyncio.sleep(0.2)
+
+    def _forget_caches(self) -> None:
+        """Drop caches keyed by store version: the new store counts versions anew."""
+        self._dc_cache = None
+        self._status_cache.clear()
+        for attr in ("_cfg", "_signer", "_csrf"):
+            if hasattr(self.access, attr):
+                setattr(self.access, attr, None)
+
+    async def update_certs(self, force: bool = False) -> bool:
+        """Make sure the node certificate is signed by the cluster CA; reload TLS if changed."""
+        from pyxis.cluster import certs
+        from pyxis.cluster.lifecycle import local_addresses
+
+        changed = await certs.ensure_node_cert(
+            self.store, self.node, await local_addresses(), force=force
+        )
+        if changed and self.tls_reload is not None:
+            await self.tls_reload()
+        return changed
 
     # --- node certificate -------------------------------------------------
     def _cert_paths(self) -> tuple[str, str]:
         return f"nodes/{self.node}/pve-ssl.pem", f"nodes/{self.node}/pve-ssl.key"
 
     async def _ensure_cert(self) -> None:
-        from pyxis.server.tls import make_self_signed
-
-        cert_path, key_path = self._cert_paths()
-        if self.store.get(cert_path) is None or self.store.get(key_path) is None:
-            cert, key = make_self_signed(self.node, [])
-            await self.store.write(key_path, key, writer=self.node)
-            await self.store.write(cert_path, cert, writer=self.node)
+        """A node certificate signed by the cluster CA (made with the CA when missing)."""
+        await self.update_certs()
 
     async def tls_files(self) -> tuple[Path, Path]:
         """Write the node certificate to the run dir for the TLS server; return the paths."""
@@ -140,18 +242,7 @@ class Services:
 
     # --- cluster view (single node until clustering lands) ----------------
     def cluster_status(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "id": f"node/{self.node}",
-                "name": self.node,
-                "type": "node",
-                "ip": "127.0.0.1",
-                "level": "",
-                "local": 1,
-                "nodeid": 0,
-                "online": 1,
-            },
-        ]
+        return self.cluster.status_entries()
 
     def _cached(self, key: str, version: int) -> list[dict[str, Any]] | None:
         hit = self._status_cache.get(key)
@@ -238,5 +329,12 @@ class Services:
 
     async def proxy(self, call: Call, params: dict[str, Any]) -> Any:
         """Forward a ``proxyto`` request to another node (cluster mode only)."""
-        node = params.get(call.method.proxyto or "node")
-        raise PyxisError(f"no such cluster node '{node}'", status=595)
+        return await self.cluster.forwarder.forward(call, params)
+
+
+async def _open_cluster_store(paths: Paths, node: str, *, reset: bool) -> ConfigStore:
+    """The replicated store over corosync CPG (same config.db as local mode)."""
+    from pyxis.store.cluster import ClusterStore
+    from pyxis.store.replication.cpg_transport import CpgTransport
+
+    return await ClusterStore.open(paths.config_db, node, CpgTransport(), reset=reset)

@@ -35,6 +35,13 @@ async def test_pool_lifecycle(root_api: httpx.AsyncClient, svc: Services) -> Non
     r = await root_api.get(f"{API}/pools/helpdesk", params={"type": "qemu"})
     assert [m["vmid"] for m in r.json()["data"]["members"]] == [100]
     assert "pool:helpdesk:HD:100:local:" in svc.store.read_text("user.cfg")
+    res = (await root_api.get(f"{API}/cluster/resources")).json()["data"]
+    by_id = {e["id"]: e for e in res}
+    assert by_id["pool/helpdesk"] == {"id": "pool/helpdesk", "type": "pool", "pool": "helpdesk"}
+    assert by_id["qemu/100"]["pool"] == "helpdesk"
+    assert by_id[f"storage/{NODE}/local"]["pool"] == "helpdesk"
+    vms = (await root_api.get(f"{API}/cluster/resources", params={"type": "vm"})).json()["data"]
+    assert [e["type"] for e in vms] == ["qemu"]
     r = await root_api.delete(f"{API}/pools", params={"poolid": "helpdesk"})
     assert r.status_code == 409 and "not empty" in err(r)["message"]
     r = await root_api.put(

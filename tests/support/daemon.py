@@ -101,8 +101,11 @@ class DaemonError(RuntimeError):
 class Daemon:
     """One node: its root, name and port; start/stop/kill it and run CLIs against it."""
 
-    def __init__(self, root: Path, node: str = "pyxis1", port: int | None = None) -> None:
+    def __init__(
+        self, root: Path, node: str = "pyxis1", port: int | None = None, host: str = "127.0.0.1"
+    ) -> None:
         self.root = root
+        self._host = host  # any 127.x address: several nodes can share one port
         self.node = node
         self.port = port or free_port()
         self.logfile = root.parent / f"{root.name}.pyxisd.log"
@@ -124,7 +127,7 @@ class Daemon:
                     "--node",
                     self.node,
                     "--listen",
-                    f"127.0.0.1:{self.port}",
+                    f"{self._host}:{self.port}",
                     "--auth-fail-delay",
                     "0",
                 ],
@@ -187,7 +190,7 @@ class Daemon:
 
     @property
     def host(self) -> str:
-        return "127.0.0.1"
+        return self._host
 
     @property
     def url(self) -> str:

@@ -32,7 +32,7 @@ from pyxis.access.usercfg import (
     render_user_cfg,
 )
 from pyxis.errors import AuthError, ParamError
-from pyxis.store.base import digest
+from pyxis.store.base import ConfigStore, digest
 
 if TYPE_CHECKING:
     from pyxis.services import Services
@@ -59,12 +59,16 @@ DEFAULT_DOMAINS = (
 class AccessService:
     def __init__(self, svc: Services) -> None:
         self.svc = svc
-        self.store = svc.store
         self._cfg: tuple[int, UserCfg, Permissions] | None = None
         self._signer: tuple[tuple[int, int], tickets.TicketSigner] | None = None
         self._csrf: tuple[int, bytes] | None = None
         self.clock: Callable[[], float] = time.time
         self.tfa = TfaManager(svc, lambda: self.clock())
+
+    @property
+    def store(self) -> ConfigStore:
+        """The node's current store (replaced when the node enters cluster mode)."""
+        return self.svc.store
 
     # --- bootstrap ----------------------------------------------------------
     async def bootstrap(self) -> None:

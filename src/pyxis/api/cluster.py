@@ -20,8 +20,9 @@ from pyxis.api.common import (
     subdirs,
 )
 from pyxis.api.context import Call
-from pyxis.cluster import datacenter
-from pyxis.errors import ParamError, PyxisError
+from pyxis.cluster import datacenter, resources
+from pyxis.cluster.nextid import VmidAllocator
+from pyxis.errors import ParamError
 from pyxis.schema.registry import method
 
 STATUS_ITEM = obj(
@@ -71,7 +72,7 @@ RESOURCE_ITEM = obj(
 @method("GET", "/cluster", name="index", permissions=ALL_USERS, returns=dir_index())
 async def cluster_index(call: Call, p: dict[str, Any]) -> list[dict[str, str]]:
     """Directory index."""
-    return subdirs("nextid", "options", "resources", "status")
+    return subdirs("config", "log", "nextid", "options", "resources", "status", "tasks")
 
 
 @method(
@@ -100,23 +101,35 @@ async def cluster_resources(call: Call, p: dict[str, Any]) -> list[dict[str, Any
     kind = p.get("type")
     out: list[dict[str, Any]] = []
     perms = call.svc.access
+    pool_cfg = perms.cfg().pools
+    vm_pool = {vmid: pid for pid, pool in pool_cfg.items() for vmid in pool.vms}
+    storage_pool = {sid: pid for pid, pool in pool_cfg.items() for sid in sorted(pool.storage)}
     if kind in (None, "node"):
-        for res in call.svc.node_resources():
+        for res in resources.node_entries(call.svc):
             if perms.check(call.authid, f"/nodes/{res['node']}", ["Sys.Audit"]):
                 out.append(res)
     if kind in (None, "storage"):
-        for res in await call.svc.storage_resources():
+        for res in await resources.storage_entries(call.svc):
             if perms.check(
                 call.authid,
                 f"/storage/{res['storage']}",
                 ["Datastore.Audit", "Datastore.AllocateSpace"],
                 any_=True,
             ):
+                if res["storage"] in storage_pool:
+                    res = dict(res, pool=storage_pool[res["storage"]])
                 out.append(res)
     if kind in (None, "vm"):
-        for res in call.svc.guest_resources():
+        for res in resources.guest_entries(call.svc):
             if perms.check(call.authid, f"/vms/{res['vmid']}", ["VM.Audit"]):
+                if res["vmid"] in vm_pool:
+                    res = dict(res, pool=vm_pool[res["vmid"]])
                 out.append(res)
+    if kind is None:
+        # as upstream: pools are resources too (no ``type`` filter selects them)
+        for pid in sorted(pool_cfg):
+            if perms.check(call.authid, f"/pool/{pid}", ["Pool.Audit"]):
+                out.append({"id": f"pool/{pid}", "type": "pool", "pool": pid})
     return out
 
 
@@ -129,17 +142,12 @@ async def cluster_resources(call: Call, p: dict[str, Any]) -> list[dict[str, Any
     returns=INT,
 )
 async def nextid(call: Call, p: dict[str, Any]) -> int:
-    """The next free VM id, or check that a given id is free."""
-    used = call.svc.used_vmids()
+    """The next free VM id (reserved cluster-wide for a while), or check a given id."""
+    alloc = VmidAllocator(call.svc.store, call.svc.node)
     if "vmid" in p:
-        if p["vmid"] in used:
-            raise ParamError.one("vmid", f"VM {p['vmid']} already exists")
-        return int(p["vmid"])
+        return alloc.check(int(p["vmid"]), call.svc.used_vmids())
     lower, upper = datacenter.next_id_range(call.svc.datacenter())
-    for vmid in range(lower, upper):
-        if vmid not in used:
-            return vmid
-    raise PyxisError("unable to get any free VMID in range", status=500)
+    return await alloc.allocate(lower, upper, call.svc.used_vmids)
 
 
 @method(

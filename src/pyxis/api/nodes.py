@@ -21,6 +21,8 @@ from pyxis.api.common import (
 )
 from pyxis.api.context import Call
 from pyxis.api.version import version_info
+from pyxis.cluster import resources
+from pyxis.host import sysinfo
 from pyxis.metrics import host
 from pyxis.schema.registry import method
 
@@ -41,7 +43,7 @@ NODE_ITEM = obj(
 async def list_nodes(call: Call, p: dict[str, Any]) -> list[dict[str, Any]]:
     """Cluster nodes with their status."""
     out = []
-    for res in call.svc.node_resources():
+    for res in resources.node_entries(call.svc):
         item: dict[str, Any] = {
             k: res[k]
             for k in ("node", "status", "cpu", "maxcpu", "mem", "maxmem", "uptime", "level")
@@ -70,7 +72,20 @@ async def list_nodes(call: Call, p: dict[str, Any]) -> list[dict[str, Any]]:
 )
 async def node_index(call: Call, p: dict[str, Any]) -> list[dict[str, str]]:
     """Directory index of a node."""
-    return subdirs("status", "storage", "tasks", "time", "version")
+    return subdirs(
+        "dns",
+        "hosts",
+        "journal",
+        "netstat",
+        "status",
+        "storage",
+        "syslog",
+        "tasks",
+        "termproxy",
+        "time",
+        "version",
+        "vncwebsocket",
+    )
 
 
 STATUS_RETURNS = {
@@ -107,15 +122,15 @@ async def node_status(call: Call, p: dict[str, Any]) -> dict[str, Any]:
     rootfs = host.fs_usage(str(call.svc.paths.root))
     return {
         "cpu": host.cpu_usage(),
-        "wait": 0,
+        "wait": sysinfo.io_wait(),
         "loadavg": host.loadavg(),
         "uptime": host.uptime(),
         "idle": 0,
         "memory": {k: mem[k] for k in ("total", "used", "free", "available")},
         "swap": {"total": mem["swap_total"], "used": mem["swap_used"], "free": mem["swap_free"]},
         "rootfs": rootfs,
-        "ksm": {"shared": 0},
-        "cpuinfo": host.cpuinfo(),
+        "ksm": {"shared": sysinfo.ksm_shared()},
+        "cpuinfo": {**host.cpuinfo(), **sysinfo.cpu_extras()},
         "current-kernel": {
             "sysname": un.sysname,
             "release": un.release,
@@ -124,7 +139,7 @@ async def node_status(call: Call, p: dict[str, Any]) -> dict[str, Any]:
         },
         "kversion": f"{un.sysname} {un.release} {un.version}",
         "pveversion": f"pyxis/{version_info()['version']}",
-        "boot-info": {"mode": "efi" if os.path.isdir("/sys/firmware/efi") else "legacy-bios"},
+        "boot-info": sysinfo.boot_info(),
     }
 
 

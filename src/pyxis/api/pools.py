@@ -14,6 +14,7 @@ from pyxis.access import pools
 from pyxis.access.usercfg import UserCfg, split_list
 from pyxis.api.common import ALL_USERS, BOOL, STR, array_of, obj, opt, perm
 from pyxis.api.context import Call
+from pyxis.cluster import resources
 from pyxis.errors import ParamError, PermissionDenied
 from pyxis.schema.registry import method
 
@@ -45,11 +46,11 @@ async def _members(call: Call, poolid: str, kind: str | None) -> list[dict[str, 
     pool = pools.get_pool(call.svc.access.cfg(), poolid)
     out: list[dict[str, Any]] = []
     if kind in (None, "qemu", "lxc"):
-        for res in call.svc.guest_resources():
+        for res in resources.guest_entries(call.svc):
             if res["vmid"] in pool.vms and kind in (None, res["type"]):
                 out.append(res)
     if kind in (None, "storage"):
-        for res in await call.svc.storage_resources():
+        for res in await resources.storage_entries(call.svc):
             if res.get("storage") in pool.storage:
                 out.append(res)
     return out

@@ -97,8 +97,11 @@ class GuestRegistry:
 
     def require(self, vmid: int, kind: str) -> str:
         """The config path of a guest of ``kind`` on this node; clear errors otherwise."""
-        where = self.locate(vmid)
         path = conf_path(self.svc.node, kind, vmid)
+        if self.svc.store.get(path) is not None:
+            return path  # the common case, without a scan of every guest (the store
+            # refuses a second config with the same id, so this one is the guest)
+        where = self.locate(vmid)
         if where is None or where[1] != kind:
             raise NotFound(f"Configuration file '{path}' does not exist")
         if where[0] != self.svc.node:

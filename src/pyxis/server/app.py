@@ -22,6 +22,7 @@ from urllib.parse import unquote
 import pyxis.api.all  # noqa: F401 - registers every API method
 from pyxis.access import audit
 from pyxis.api.context import Call, Download, Listing
+from pyxis.cluster.proxy import Request as ProxyRequest
 from pyxis.errors import AuthError, NotImplementedErr, PermissionDenied, PyxisError
 from pyxis.schema.registry import REGISTRY, Method
 from pyxis.schema.validate import validate_params
@@ -140,6 +141,7 @@ class ApiApp:
         qs = scope.get("query_string", b"")
         query = reqparams.parse_query(qs) if qs else {}
         upload = None
+        raw: bytes | None = None
         if m.upload:
             from pyxis.server.upload import receive_upload
 
@@ -154,6 +156,8 @@ class ApiApp:
             params = validate_params(m.parameters, merged)
             self._check_permission(m, authid, params)
             call = Call(self.svc, authid, m, client=_client(scope), upload=upload)
+            # as received, for forwarding to another node (pyxis.cluster.proxy)
+            call.extra["request"] = ProxyRequest(http, apipath, qs, raw, hdrs, call.client)
             if m.proxyto and params.get(m.proxyto) not in (None, self.svc.node):
                 result = await self.svc.proxy(call, params)
             else:

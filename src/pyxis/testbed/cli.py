@@ -15,7 +15,9 @@ import signal
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
+from pyxis.testbed import cluster as tbcluster
 from pyxis.testbed import model, net, nodes
 from pyxis.testbed.model import Testbed
 
@@ -35,6 +37,15 @@ def _parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", parents=[common], help="create and start N nodes")
     up.add_argument("--nodes", type=int, default=3)
     up.add_argument("--password", help="admin@pve password (default: generated, printed)")
+    up.add_argument("--qdevice", action="store_true", help="add a corosync-qnetd host")
+    up.add_argument(
+        "--links",
+        type=int,
+        choices=(1, 2, 3),
+        default=1,
+        help="networks per node: 2 adds corosync link1, 3 also a migration network",
+    )
+    up.add_argument("--no-cluster", action="store_true", help="leave the nodes standalone")
     st = sub.add_parser("status", parents=[common], help="nodes, API URLs and states")
     st.add_argument("--output-format", choices=("text", "json", "json-pretty"), default="text")
     ex = sub.add_parser("exec", parents=[common], help="run a command inside a node")
@@ -65,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         args.command = [*getattr(args, "command", []), *tail]
     root = Path(args.root).resolve()
     if args.cmd == "up":
-        return _up(root, args.nodes, args.password)
+        return _up(root, args.nodes, args.password, args)
     tb = model.load(root)
     if tb is None:
         if args.cmd == "down":
@@ -99,7 +110,7 @@ def _fail(msg: str) -> int:
     return 1
 
 
-def _up(root: Path, count: int, password: str | None) -> int:
+def _up(root: Path, count: int, password: str | None, opts: argparse.Namespace) -> int:
     """Create the bridge, namespaces and processes; on any failure tear them down again."""
     if os.geteuid() != 0:
         return _fail("needs root (network namespaces, bridges)")
@@ -110,13 +121,13 @@ def _up(root: Path, count: int, password: str | None) -> int:
             return _fail(f"'{needed}' is not installed")
     if model.load(root) is not None:
         return _fail(f"a testbed exists under {root}; run 'pyxis testbed down --root {root}'")
-    tb = model.plan(root, net.pick_id(root), count)
+    tb = model.plan(root, net.pick_id(root), count, links=opts.links, qdevice=opts.qdevice)
     binary = nodes.corosync_binary()
-    tb.corosync = binary is not None
+    tb.corosync = binary is not None and not opts.no_cluster
     tb.save()
-    if binary is None:
+    if binary is None and not opts.no_cluster:
         print(
-            "pyxis testbed: warning: corosync is not installed; nodes run without it",
+            "pyxis testbed: warning: corosync is not installed; nodes stay standalone",
             file=sys.stderr,
         )
     generated = password is None
@@ -125,15 +136,19 @@ def _up(root: Path, count: int, password: str | None) -> int:
         net.create_bridge(tb)
         for node in tb.nodes:
             net.create_node(tb, node)
+        if tb.qnetd is not None:
+            net.create_node(tb, tb.qnetd)
+            tb.save()
+            tbcluster.start_qnetd(tb)
         for node in tb.nodes:
-            if binary is not None:
-                nodes.start_corosync(tb, node, binary)
             nodes.start_pyxisd(tb, node)
             tb.save()
         for node in tb.nodes:
             nodes.wait_ready(tb, node)
         with ThreadPoolExecutor(max_workers=len(tb.nodes)) as pool:
             list(pool.map(lambda n: nodes.create_admin(tb, n, password), tb.nodes))
+        if tb.corosync:
+            tbcluster.form(tb, password)
     except BaseException as err:
         print(f"pyxis testbed: up failed: {err}; tearing down", file=sys.stderr)
         _down(tb, quiet=True)
@@ -149,29 +164,44 @@ def _up(root: Path, count: int, password: str | None) -> int:
         print(f"  {node.name:<8} {node.api_url}  netns {node.netns}")
     shown = password if generated else "(as given with --password)"
     print(f"  login: {nodes.ADMIN} password: {shown}")
-    print("  note: the nodes are not yet joined into one cluster store")
+    if tb.corosync:
+        extra = f", qdevice {tb.qnetd.address}" if tb.qnetd else ""
+        print(f"  cluster: {tb.cluster_name} ({count} node(s){extra})")
+    else:
+        print("  standalone nodes (no cluster)")
     return 0
 
 
 def _status(tb: Testbed, fmt: str) -> int:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "name": n.name,
             "address": n.address,
             "api_url": n.api_url,
             "netns": n.netns,
             "state": nodes.node_state(tb, n),
-            "corosync": tb.corosync and nodes.alive(n.pids.get("corosync", 0)),
             "root": str(n.root(tb.root)),
         }
         for n in tb.nodes
     ]
+    for row, n in zip(rows, tb.nodes, strict=True):
+        q = (
+            tbcluster.quorum(tb, n)
+            if tb.corosync and row["state"] in ("running", "partitioned")
+            else None
+        )
+        row["corosync"] = q is not None
+        row["quorate"] = bool(q and q.get("quorate"))
+        members: Any = q.get("members", []) if q else []
+        row["online"] = sorted(
+            str(m["name"]) for m in members if isinstance(m, dict) and m.get("online")
+        )
     if fmt != "text":
         print(json.dumps(rows, indent=2 if fmt == "json-pretty" else None))
         return 0
     print(f"testbed {tb.root} bridge {tb.bridge} host {tb.host_address}")
     for r in rows:
-        coro = "corosync" if r["corosync"] else "no corosync"
+        coro = ("quorate" if r["quorate"] else "not quorate") if r["corosync"] else "no corosync"
         print(f"  {r['name']:<8} {r['api_url']:<28} {r['state']:<12} {coro}")
     return 0
 
@@ -207,7 +237,7 @@ def _signal(tb: Testbed, cmd: str, name: str) -> int:
 def _down(tb: Testbed, quiet: bool = False) -> int:
     """Kill every node's processes, delete namespaces, veths and the bridge, forget the state."""
     errors: list[str] = []
-    for node in tb.nodes:
+    for node in [*tb.nodes, *([tb.qnetd] if tb.qnetd else [])]:
         try:
             nodes.kill_node(tb, node)
         except nodes.NodeError as err:

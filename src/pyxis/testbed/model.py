@@ -27,6 +27,8 @@ class NodeState:
     address: str
     api_url: str
     pids: dict[str, int] = field(default_factory=dict)
+    # addresses on the extra networks: link1 (corosync), link2 (migration)
+    extra_addresses: list[str] = field(default_factory=list)
 
     def root(self, base: Path) -> Path:
         """The node's ``pyxisd --root`` directory (also ``PYXIS_ROOT`` for its CLIs)."""
@@ -44,6 +46,19 @@ class Testbed:
     nodes: list[NodeState] = field(default_factory=list)
     partitioned: list[str] = field(default_factory=list)
     corosync: bool = False
+    links: int = 1
+    cluster_name: str = ""
+    # the corosync-qnetd host (``--qdevice``): a node-like namespace without pyxisd
+    qnetd: NodeState | None = None
+
+    @property
+    def extra_bridges(self) -> list[str]:
+        """Bridges of the extra networks (``--links 2|3``)."""
+        return [f"{self.bridge}l{i}" for i in range(1, self.links)]
+
+    def subnet(self, link: int) -> str:
+        """The /24 prefix (three octets) of network ``link`` (0: management + corosync)."""
+        return f"10.{251 + link}.{self.tb_id}"
 
     @property
     def path(self) -> Path:
@@ -81,6 +96,9 @@ class Testbed:
             nodes=nodes,
             partitioned=list(data.get("partitioned", [])),
             corosync=bool(data.get("corosync", False)),
+            links=int(data.get("links", 1)),
+            cluster_name=str(data.get("cluster_name", "")),
+            qnetd=NodeState(**data["qnetd"]) if data.get("qnetd") else None,
         )
 
     def save(self) -> None:
@@ -106,8 +124,9 @@ def remove(root: Path) -> None:
     (root / STATE_FILE).unlink(missing_ok=True)
 
 
-def plan(root: Path, tb_id: int, count: int) -> Testbed:
-    """Names and addresses of a testbed with ``count`` nodes on subnet ``10.251.<tb_id>.0/24``."""
+def plan(root: Path, tb_id: int, count: int, links: int = 1, qdevice: bool = False) -> Testbed:
+    """Names and addresses of a testbed with ``count`` nodes on subnet ``10.251.<tb_id>.0/24``
+    (extra networks ``10.252.<tb_id>.0/24`` and ``10.253.<tb_id>.0/24`` with ``links``)."""
     net = f"10.251.{tb_id}"
     nodes = []
     for i in range(1, count + 1):
@@ -120,8 +139,27 @@ def plan(root: Path, tb_id: int, count: int) -> Testbed:
                 veth=f"pxtb{tb_id}n{i}",
                 address=addr,
                 api_url=f"https://{addr}:{API_PORT}",
+                extra_addresses=[f"10.{251 + k}.{tb_id}.{10 + i}" for k in range(1, links)],
             )
         )
+    qnetd = None
+    if qdevice:
+        addr = f"{net}.250"
+        qnetd = NodeState(
+            name="qnetd",
+            index=0,
+            netns=f"pyxis-{tb_id}-q",
+            veth=f"pxtb{tb_id}q",
+            address=addr,
+            api_url="",
+        )
     return Testbed(
-        root=root, tb_id=tb_id, bridge=f"pxtb{tb_id}", host_address=f"{net}.1", nodes=nodes
+        root=root,
+        tb_id=tb_id,
+        bridge=f"pxtb{tb_id}",
+        host_address=f"{net}.1",
+        nodes=nodes,
+        links=links,
+        cluster_name=f"pyxis-tb{tb_id}",
+        qnetd=qnetd,
     )

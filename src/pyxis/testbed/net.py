@@ -61,6 +61,11 @@ def create_bridge(tb: Testbed) -> None:
         run("ip", "link", "add", tb.bridge, "type", "bridge")
     run("ip", "addr", "replace", f"{tb.host_address}/24", "dev", tb.bridge)
     run("ip", "link", "set", tb.bridge, "up")
+    for k, bridge in enumerate(tb.extra_bridges, 1):
+        if not link_exists(bridge):
+            run("ip", "link", "add", bridge, "type", "bridge")
+        run("ip", "addr", "replace", f"{tb.subnet(k)}.1/24", "dev", bridge)
+        run("ip", "link", "set", bridge, "up")
 
 
 def create_node(tb: Testbed, node: NodeState) -> None:
@@ -86,6 +91,16 @@ def create_node(tb: Testbed, node: NodeState) -> None:
     run("ip", "link", "set", node.veth, "master", tb.bridge, "up")
     run(*ns, "addr", "replace", f"{node.address}/24", "dev", "eth0")
     run(*ns, "link", "set", "eth0", "up")
+    pairs = zip(node.extra_addresses, tb.extra_bridges, strict=False)  # qnetd has none
+    for k, (addr, bridge) in enumerate(pairs, 1):
+        veth, peer = f"{node.veth}l{k}", f"eth{k}"
+        if not link_exists(veth):
+            run(
+                "ip", "link", "add", veth, "type", "veth", "peer", "name", peer, "netns", node.netns
+            )
+        run("ip", "link", "set", veth, "master", bridge, "up")
+        run(*ns, "addr", "replace", f"{addr}/24", "dev", peer)
+        run(*ns, "link", "set", peer, "up")
 
 
 def netns_pids(netns: str) -> list[int]:
@@ -100,7 +115,10 @@ def partition(tb: Testbed, names: list[str]) -> None:
     """Cut the named nodes off from all other nodes (not from each other, not from the host)."""
     cut = [tb.node(n) for n in names]
     cut_names = {n.name for n in cut}
-    others = [n.address for n in tb.nodes if n.name not in cut_names]
+    # every network of the other nodes (management/link0, link1, migration)
+    others = [
+        a for n in tb.nodes if n.name not in cut_names for a in (n.address, *n.extra_addresses)
+    ]
     heal(tb)
     if not others:
         return
@@ -140,18 +158,21 @@ def heal(tb: Testbed) -> None:
 def teardown(tb: Testbed) -> list[str]:
     """Delete every namespace, veth and the bridge; return what could not be removed."""
     errors: list[str] = []
-    for node in tb.nodes:
+    for node in [*tb.nodes, *([tb.qnetd] if tb.qnetd else [])]:
         if netns_exists(node.netns):
             with contextlib.suppress(NetError):
                 run("ip", "netns", "del", node.netns)
             if netns_exists(node.netns):
                 errors.append(f"namespace {node.netns}")
-        if link_exists(node.veth):
-            run("ip", "link", "del", node.veth, check=False)
-            if link_exists(node.veth):
-                errors.append(f"link {node.veth}")
-    if link_exists(tb.bridge):
-        run("ip", "link", "del", tb.bridge, check=False)
-        if link_exists(tb.bridge):
-            errors.append(f"bridge {tb.bridge}")
+        veths = [node.veth, *(f"{node.veth}l{k}" for k in range(1, tb.links))]
+        for veth in veths:
+            if link_exists(veth):
+                run("ip", "link", "del", veth, check=False)
+                if link_exists(veth):
+                    errors.append(f"link {veth}")
+    for bridge in [tb.bridge, *tb.extra_bridges]:
+        if link_exists(bridge):
+            run("ip", "link", "del", bridge, check=False)
+            if link_exists(bridge):
+                errors.append(f"bridge {bridge}")
     return errors

@@ -1,8 +1,8 @@
-"""The processes of a testbed node: corosync and ``pyxisd`` inside its namespace.
+"""The processes of a testbed node: ``pyxisd`` inside its namespace (and what it starts).
 
-corosync runs as ``ip netns exec NS unshare -m sh -c 'mount -t tmpfs tmpfs /run && ...
-exec corosync -f -c CONF'``: the private ``/run`` lets several instances share one host,
-and the mount disappears with the process.  ``pyxisd`` runs with ``ip netns exec`` too;
+``pyxisd`` starts corosync itself once the node is in a cluster (see
+:mod:`pyxis.cluster.control`: a private ``/run`` per instance, so several share one
+host; the mount disappears with the process).  ``pyxisd`` runs with ``ip netns exec``;
 its unix socket lives under its own root, so the node's CLIs work from the host with
 ``PYXIS_ROOT=<root>/<node>``.  Everything of a node (daemon, corosync, guests) is found
 through ``ip netns pids``, which is how ``kill``/``stop``/``cont`` reach all of it.
@@ -49,25 +49,6 @@ def corosync_binary() -> str | None:
     )
 
 
-def corosync_conf(tb: Testbed, node: NodeState) -> str:
-    """corosync.conf for ``node``: every testbed node in the nodelist, knet, no crypto."""
-    entries = "".join(
-        f"  node {{\n    name: {n.name}\n    nodeid: {n.index}\n    quorum_votes: 1\n"
-        f"    ring0_addr: {n.address}\n  }}\n"
-        for n in tb.nodes
-    )
-    state_dir = node.root(tb.root) / "var" / "lib" / "corosync"
-    return (
-        "totem {\n  version: 2\n"
-        f"  cluster_name: pyxis-tb{tb.tb_id}\n"
-        "  transport: knet\n  crypto_cipher: none\n  crypto_hash: none\n}\n"
-        f"nodelist {{\n{entries}}}\n"
-        "quorum {\n  provider: corosync_votequorum\n}\n"
-        "logging {\n  to_stderr: yes\n  to_syslog: no\n  to_logfile: no\n}\n"
-        f"system {{\n  state_dir: {state_dir}\n}}\n"
-    )
-
-
 def _spawn(argv: list[str], log: Path, env: dict[str, str] | None = None) -> int:
     """Start a detached process logging to ``log``; return its pid."""
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -81,22 +62,6 @@ def _spawn(argv: list[str], log: Path, env: dict[str, str] | None = None) -> int
             env=env,
         )
     return proc.pid
-
-
-def start_corosync(tb: Testbed, node: NodeState, binary: str) -> int:
-    """Write the node's corosync.conf and start corosync in its namespace."""
-    root = node.root(tb.root)
-    conf = root / "etc" / "corosync" / "corosync.conf"
-    conf.parent.mkdir(parents=True, exist_ok=True)
-    (root / "var" / "lib" / "corosync").mkdir(parents=True, exist_ok=True)
-    conf.write_text(corosync_conf(tb, node))
-    script = (
-        f'mount -t tmpfs tmpfs /run && mkdir -p /run/corosync && exec "{binary}" -f -c "{conf}"'
-    )
-    argv = ["ip", "netns", "exec", node.netns, "unshare", "-m", "sh", "-c", script]
-    pid = _spawn(argv, tb.log_dir / f"{node.name}.corosync.log")
-    node.pids["corosync"] = pid
-    return pid
 
 
 def start_pyxisd(tb: Testbed, node: NodeState) -> int:
@@ -142,7 +107,7 @@ def wait_ready(tb: Testbed, node: NodeState, timeout: float = START_TIMEOUT) -> 
     raise NodeError(f"pyxisd of {node.name} not ready after {timeout:.0f}s (log: {log})")
 
 
-def node_cli(tb: Testbed, node: NodeState, *argv: str, input: str = "") -> str:
+def node_cli(tb: Testbed, node: NodeState, *argv: str, input: str = "", timeout: float = 60) -> str:
     """Run one of the node's CLIs on the host with its ``PYXIS_ROOT``; return stdout."""
     env = dict(os.environ, PYXIS_ROOT=str(node.root(tb.root)))
     res = subprocess.run(
@@ -152,7 +117,7 @@ def node_cli(tb: Testbed, node: NodeState, *argv: str, input: str = "") -> str:
         text=True,
         env=env,
         check=False,
-        timeout=60,
+        timeout=timeout,
     )
     if res.returncode != 0:
         raise NodeError(f"{node.name}: {' '.join(argv)}: {(res.stderr or res.stdout).strip()}")

@@ -42,8 +42,15 @@ class TfaManager:
     def __init__(self, svc: Services, clock: Callable[[], float]) -> None:
         self.svc = svc
         self.clock = clock
-        self.cfg = TfaStore(svc.store, svc.node)
-        self.state = StateFile(svc.store, STATE_FILE, svc.node)
+
+    # the store object is replaced when the node enters cluster mode: never keep it
+    @property
+    def cfg(self) -> TfaStore:
+        return TfaStore(self.svc.store, self.svc.node)
+
+    @property
+    def state(self) -> StateFile:
+        return StateFile(self.svc.store, STATE_FILE, self.svc.node)
 
     def now(self) -> int:
         return int(self.clock())

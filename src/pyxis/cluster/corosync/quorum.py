@@ -181,6 +181,7 @@ class Votequorum(Handle):
         lib.votequorum_dispatch.argtypes = [u64, ctypes.c_int]
         lib.votequorum_getinfo.argtypes = [u64, ctypes.c_uint, ptr(VotequorumInfoStruct)]
         lib.votequorum_trackstart.argtypes = [u64, u64, ctypes.c_uint]
+        lib.votequorum_setexpected.argtypes = [u64, ctypes.c_uint]
         self._lib = lib
         self.on_quorum = on_quorum
         self._callbacks = VotequorumCallbacks(
@@ -223,6 +224,11 @@ class Votequorum(Handle):
             "votequorum_getinfo",
         )
         return VoteInfo.from_struct(out)
+
+    def set_expected(self, expected: int) -> None:
+        """``votequorum_setexpected``: tell votequorum how many votes to expect (runtime)."""
+        self._require("set_expected")
+        check(self._lib.votequorum_setexpected(self._handle, expected), "votequorum_setexpected")
 
     def nodes(self, nodeids: Iterable[int]) -> list[VoteInfo]:
         """``getinfo`` of each of *nodeids* (corosync itself has no list call)."""
