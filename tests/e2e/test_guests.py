@@ -31,6 +31,7 @@ SUPPORT = Path(__file__).resolve().parents[1] / "support"
 ISO_NAME = "pyxis-test-guest.iso"
 VMID = 9751
 CTID = 9752
+CLONEID = 9754
 CT_TEMPLATE = "busybox-1.35-pyxis_1.0-1_amd64.tar.zst"
 BOOT_TIMEOUT = 120_000  # ms
 NEEDS_QEMU = pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None, reason="needs QEMU")
@@ -80,6 +81,7 @@ def cleanup(node: Daemon) -> Iterator[None]:
     """Whatever a failing test left: guests removed through the API, QEMU killed."""
     yield
     _cleanup(node, "qemu", VMID)
+    _cleanup(node, "qemu", CLONEID)
     _cleanup(node, "lxc", CTID)
     from pyxis.guests.qemu import runtime
 
@@ -115,6 +117,14 @@ def _wait_terminal(page: Any, needle: str, timeout: float = 60, nudge: bool = Tr
 
 def _type(page: Any, text: str) -> None:
     page.locator('[data-testid="terminal"] .xterm-helper-textarea').press_sequentially(text)
+
+
+def _remove(page: Any, vmid: int) -> None:
+    """More -> Remove, typing the ID to confirm."""
+    page.get_by_test_id("guest-more").click()
+    page.get_by_test_id("guest-destroy").click()
+    page.locator("#f-confirm-vmid").fill(str(vmid))
+    page.get_by_test_id("modal-submit").click()
 
 
 def _wizard_next(page: Any, step: str) -> None:
@@ -210,6 +220,14 @@ def test_vm_lifecycle(ui: UI, page: Any, iso: str, cleanup: None) -> None:
     page.get_by_test_id("modal-submit").click()
     expect(page.get_by_test_id("hw-row-memory")).not_to_have_attribute("data-pending", "1")
     expect(page.get_by_test_id("hw-row-memory")).to_contain_text("256 MiB")
+    # grow the disk online: the resize task is followed in its dialog
+    page.get_by_test_id("hw-row-scsi0").click()
+    page.get_by_test_id("hw-resize").click()
+    page.locator("#resize-size").fill("1")
+    page.get_by_test_id("modal-submit").click()
+    expect(page.get_by_test_id("task-output")).to_have_attribute("data-state", "ok", timeout=60_000)
+    page.get_by_test_id("task-close").click()
+    expect(page.get_by_test_id("hw-row-scsi0")).to_contain_text("size=2G")
 
     # --- a snapshot
     page.get_by_test_id("tab-snapshots").click()
@@ -221,17 +239,39 @@ def test_vm_lifecycle(ui: UI, page: Any, iso: str, cleanup: None) -> None:
     page.get_by_test_id("task-close").click()
     expect(page.get_by_test_id("snapshot-row-e2e1")).to_be_visible()
     ui.shot(page, "vm-snapshots")
+    page.get_by_test_id("snapshot-row-e2e1").click()
+    page.get_by_test_id("snapshot-delete").click()
+    page.get_by_test_id("modal-submit").click()
+    expect(page.get_by_test_id("task-output")).to_have_attribute("data-state", "ok", timeout=60_000)
+    page.get_by_test_id("task-close").click()
+    expect(page.get_by_test_id("snapshot-row-e2e1")).to_have_count(0)
 
     # --- stop (with confirmation), remove (typing the ID)
     page.get_by_test_id("guest-stop").click()
     page.get_by_test_id("modal-submit").click()
     page.get_by_test_id("tab-summary").click()
     expect(page.get_by_test_id("guest-status")).to_have_text("stopped", timeout=60_000)
+
+    # --- a full clone, converted to a template, then removed
     page.get_by_test_id("guest-more").click()
-    page.get_by_test_id("guest-destroy").click()
-    page.locator("#f-confirm-vmid").fill(str(VMID))
+    page.get_by_test_id("guest-clone").click()
+    page.locator("#clone-newid").fill(str(CLONEID))
+    page.locator("#clone-name").fill("e2e-clone")
     page.get_by_test_id("modal-submit").click()
-    expect(page.get_by_test_id("content-title")).to_contain_text(f"Node {ui.node}", timeout=60_000)
+    expect(title).to_contain_text(f"Virtual Machine {CLONEID} (e2e-clone)", timeout=120_000)
+    page.get_by_test_id("guest-more").click()
+    page.get_by_test_id("guest-template").click()
+    page.get_by_test_id("modal-submit").click()
+    expect(page.get_by_test_id("tab-console")).to_have_count(0, timeout=30_000)  # a template
+    expect(page.get_by_test_id("guest-start")).to_be_disabled()
+    expect(page.get_by_test_id("guest-busy")).to_have_count(0, timeout=60_000)  # task done
+    _remove(page, CLONEID)
+    expect(title).to_contain_text(f"Node {ui.node}", timeout=60_000)
+
+    page.locator(f'[data-target="qemu/{VMID}"]').click()
+    expect(title).to_contain_text(f"Virtual Machine {VMID}")
+    _remove(page, VMID)
+    expect(title).to_contain_text(f"Node {ui.node}", timeout=60_000)
     expect(page.locator(f'[data-target="qemu/{VMID}"]')).to_have_count(0, timeout=30_000)
     ui.record("vm_lifecycle_s", round(time.monotonic() - started, 1))
 
@@ -264,6 +304,7 @@ def test_container_lifecycle(ui: UI, page: Any, ct_template: str, cleanup: None)
 
     page.get_by_test_id("create-ct-button").click()
     expect(page.get_by_test_id("wizard-body-general")).to_be_visible()
+    expect(page.locator("#ct-vmid")).not_to_have_value("")  # from /cluster/nextid
     page.locator("#ct-vmid").fill(str(CTID))
     page.locator("#ct-hostname").fill("e2e-ct")
     page.locator("#ct-password").fill(password)
@@ -300,6 +341,7 @@ def test_container_lifecycle(ui: UI, page: Any, ct_template: str, cleanup: None)
     page.get_by_test_id("guest-start").click()
     page.get_by_test_id("tab-summary").click()
     expect(page.get_by_test_id("guest-status")).to_have_text("running", timeout=60_000)
+    expect(page.get_by_test_id("guest-stop")).to_be_enabled(timeout=30_000)
     ui.shot(page, "ct-summary")
 
     # --- the console: log in on the getty with the wizard's password, run a command
@@ -319,6 +361,16 @@ def test_container_lifecycle(ui: UI, page: Any, ct_template: str, cleanup: None)
     expect(page.get_by_test_id("res-row-memory")).to_contain_text("128 MiB")
     expect(page.get_by_test_id("res-row-rootfs")).to_contain_text("local:")
     ui.shot(page, "ct-resources")
+
+    # a NIC added to the running container waits for the next start (pending)
+    page.get_by_test_id("tab-network").click()
+    page.get_by_test_id("ctnet-add").click()
+    page.locator("#ctnet-mode").select_option("manual")
+    page.get_by_test_id("modal-submit").click()
+    row = page.get_by_test_id("ctnet-row-net0")
+    expect(row).to_contain_text("vmbr0")
+    expect(row).to_have_attribute("data-pending", "1")
+    ui.shot(page, "ct-network")
 
     page.get_by_test_id("guest-stop").click()
     page.get_by_test_id("modal-submit").click()
@@ -375,3 +427,11 @@ def test_vm_user_sees_only_allowed_actions(ui: UI, page: Any) -> None:
     expect(page.get_by_test_id("snapshot-row-current")).to_be_visible()
     expect(page.get_by_test_id("snapshot-take")).to_have_count(0)
     ui.shot(page, "vm-restricted-hardware")
+    # VM.Config.Cloudinit: the cloud-init settings are editable
+    page.get_by_test_id("tab-cloudinit").click()
+    page.get_by_test_id("ci-row-ciuser").click()
+    page.get_by_test_id("ci-edit").click()
+    page.locator("#cfg-ciuser").fill("e2e")
+    page.get_by_test_id("modal-submit").click()
+    expect(page.get_by_test_id("ci-row-ciuser")).to_contain_text("e2e")
+    ui.shot(page, "vm-cloudinit")

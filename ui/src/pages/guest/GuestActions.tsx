@@ -5,12 +5,13 @@
 
 import { Alert, Button, Dropdown, DropdownItem, DropdownList, MenuToggle, Modal, ModalVariant, Spinner } from '@patternfly/react-core';
 import { lazy, Suspense, useState } from 'react';
-import { api } from '@/api';
+import { api, followTask, taskOk } from '@/api';
 import { ConfirmModal, FormModal } from '@/components/FormModal';
 import { TextField } from '@/components/forms';
 import { useNavigation } from '@/hooks/navigation';
 import { useResources } from '@/hooks/resources';
 import { useSession } from '@/hooks/session';
+import { useTasks } from '@/hooks/tasks';
 import type { TabProps } from '@/registry/registry';
 import { aclPath, guestPath } from './paths';
 import { TaskOutput, taskFailure, useFollow } from './TaskOutput';
@@ -33,7 +34,6 @@ const LABEL: Record<Op, string> = { start: 'Start', shutdown: 'Shutdown', reboot
 export function GuestActions({ obj }: TabProps) {
   const { can } = useSession();
   const { reload } = useResources();
-  const { navigate } = useNavigation();
   const [confirm, setConfirm] = useState<Op | null>(null);
   const [dialog, setDialog] = useState<'clone' | 'template' | 'destroy' | null>(null);
   const [menu, setMenu] = useState(false);
@@ -78,7 +78,7 @@ export function GuestActions({ obj }: TabProps) {
   );
   return (
     <>
-      {busy && <Spinner size="md" aria-label={`${busy} running`} />}
+      {busy && <Spinner size="md" aria-label={`${busy} running`} data-testid="guest-busy" />}
       {power && btn('start', !running && !template)}
       {power && btn('shutdown', running)}
       {power && btn('reboot', running)}
@@ -107,17 +107,17 @@ export function GuestActions({ obj }: TabProps) {
               </DropdownItem>
             )}
             {mayClone && (
-              <DropdownItem key="clone" onClick={() => setDialog('clone')} data-testid="guest-clone">
+              <DropdownItem key="clone" onClick={() => setDialog('clone')} isDisabled={busy !== null} data-testid="guest-clone">
                 Clone
               </DropdownItem>
             )}
             {mayAllocate && !template && (
-              <DropdownItem key="template" onClick={() => setDialog('template')} isDisabled={running} data-testid="guest-template">
+              <DropdownItem key="template" onClick={() => setDialog('template')} isDisabled={running || busy !== null} data-testid="guest-template">
                 Convert to template
               </DropdownItem>
             )}
             {mayAllocate && (
-              <DropdownItem key="destroy" onClick={() => setDialog('destroy')} isDisabled={running} data-testid="guest-destroy">
+              <DropdownItem key="destroy" onClick={() => setDialog('destroy')} isDisabled={running || busy !== null} data-testid="guest-destroy">
                 Remove
               </DropdownItem>
             )}
@@ -145,7 +145,7 @@ export function GuestActions({ obj }: TabProps) {
           confirm={async () => void track('Convert to template', () => api.post<string>(guestPath(obj, '/template'))).catch(() => undefined)}
         />
       )}
-      {dialog === 'destroy' && <DestroyDialog obj={obj} onClose={() => setDialog(null)} onRun={(call) => track('Remove', call).then(() => navigate(`node/${obj.node}`))} />}
+      {dialog === 'destroy' && <DestroyDialog obj={obj} onClose={() => setDialog(null)} />}
       {dialog === 'clone' && (
         <Suspense fallback={null}>
           <CloneDialog obj={obj} onClose={() => setDialog(null)} />
@@ -161,8 +161,14 @@ export function GuestActions({ obj }: TabProps) {
   );
 }
 
-function DestroyDialog({ obj, onClose, onRun }: TabProps & { onClose: () => void; onRun: (call: () => Promise<string>) => Promise<void> }) {
+/**
+ * Remove: type the ID to confirm. The guest's page goes away with it, so the node is
+ * selected at once; the task is followed from here (a failure opens its log viewer).
+ */
+function DestroyDialog({ obj, onClose }: TabProps & { onClose: () => void }) {
   const [typed, setTyped] = useState('');
+  const tasks = useTasks();
+  const { navigate } = useNavigation();
   return (
     <FormModal
       title={`Remove ${obj.kind === 'qemu' ? 'VM' : 'CT'} ${obj.vmid}`}
@@ -171,7 +177,15 @@ function DestroyDialog({ obj, onClose, onRun }: TabProps & { onClose: () => void
       onClose={onClose}
       submitDisabled={typed !== String(obj.vmid)}
       submit={async () => {
-        void onRun(() => api.del<string>(guestPath(obj), { purge: 1, 'destroy-unreferenced-disks': 1 })).catch(() => undefined);
+        const upid = await api.del<string>(guestPath(obj), { purge: 1, 'destroy-unreferenced-disks': 1 });
+        tasks.started(upid);
+        void followTask(upid)
+          .then((st) => {
+            tasks.started(upid);
+            if (!taskOk(st)) tasks.openTask(upid);
+          })
+          .catch(() => undefined);
+        navigate(`node/${obj.node}`);
       }}
     >
       {(err) => (

@@ -1,5 +1,5 @@
 // Guest config helpers shared by qemu and lxc pages: the property-string codec used by
-// drives and NICs ("virtio,bridge=vmbr0,tag=5"), pending changes, sizes.
+// drives and NICs ("virtio,bridge=vmbr0,tag=5") and pending changes.
 
 export type GuestConfig = Record<string, string | number | undefined>;
 
@@ -46,23 +46,6 @@ export function freeIndex(cfg: GuestConfig, prefix: string, max = 30): number {
 /** Does a drive value describe a CD/DVD? */
 export function isCdrom(v: string | number | undefined): boolean {
   return /(^|,)media=cdrom(,|$)/.test(String(v ?? ''));
-}
-
-/** "32G" / "512M" -> GiB (number) */
-export function sizeToGiB(s: string | undefined): number | null {
-  if (!s) return null;
-  const m = /^(\d+(?:\.\d+)?)([KMGT]?)$/.exec(s);
-  if (!m) return null;
-  const n = parseFloat(m[1]);
-  const f: Record<string, number> = { '': 1 / 1024 ** 3, K: 1 / 1024 ** 2, M: 1 / 1024, G: 1, T: 1024 };
-  return n * f[m[2]];
-}
-
-/** Merge a config with its pending changes: the value a key will have after the next start. */
-export function pendingMap(items: PendingItem[] | undefined): Map<string, PendingItem> {
-  const m = new Map<string, PendingItem>();
-  for (const it of items ?? []) m.set(it.key, it);
-  return m;
 }
 
 export function isPending(it: PendingItem | undefined): boolean {

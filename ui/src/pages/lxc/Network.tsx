@@ -42,9 +42,13 @@ export default function CtNetwork({ obj }: TabProps) {
             const n = parsePropString(st.eff(k));
             const pend = isPending(st.map.get(k));
             return (
-              <Tr key={k} isClickable isRowSelected={sel === k} onRowClick={() => setSel(k)} data-testid={`ctnet-row-${k}`} data-pending={pend ? '1' : undefined}
-                style={pend ? { color: 'var(--pf-v5-global--danger-color--100)' } : undefined}>
-                <Td>{k}{pend ? (st.map.get(k)?.delete ? ' (delete pending)' : ' (pending)') : ''}</Td>
+              <Tr key={k} isClickable isRowSelected={sel === k} onRowClick={() => setSel(k)} data-testid={`ctnet-row-${k}`} data-pending={pend ? '1' : undefined}>
+                <Td>
+                  {k}
+                  {pend && (
+                    <span style={{ color: 'var(--pf-v5-global--danger-color--100)', fontWeight: 600 }}>{st.map.get(k)?.delete ? ' (delete pending)' : ' (pending)'}</span>
+                  )}
+                </Td>
                 <Td>{n.name}</Td><Td>{n.bridge}</Td><Td>{n.ip}</Td><Td>{n.gw}</Td><Td>{n.ip6}</Td><Td>{n.tag}</Td><Td>{n.firewall === '1' ? 'yes' : ''}</Td>
                 <Td className="pyxis-mono">{n.hwaddr}</Td>
               </Tr>

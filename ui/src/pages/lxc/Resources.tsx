@@ -13,6 +13,7 @@ import { buildPropString, freeIndex } from '../guest/config';
 import { ConfigTable, KeysDialog, useGuestConfig, type GuestConfigState } from '../guest/ConfigTable';
 import { CheckF, SelectF, TextF } from '../guest/fields';
 import { aclPath, guestPath } from '../guest/paths';
+import { TaskModal } from '../guest/TaskModal';
 import { useStorages } from '../qemu/CreateVm';
 
 const BASE = ['memory', 'swap', 'cores', 'cpulimit', 'cpuunits', 'rootfs'];
@@ -116,9 +117,9 @@ function MountPointDialog({ obj, st, onClose }: TabProps & { st: GuestConfigStat
 function ResizeDialog({ obj, st, disk, onClose }: TabProps & { st: GuestConfigState; disk: string; onClose: () => void }) {
   const [inc, setInc] = useState('1');
   return (
-    <FormModal title={`Resize ${disk}`} isOpen onClose={onClose} onDone={st.reload} showTask
+    <TaskModal title={`Resize ${disk}`} submitLabel="Resize" onClose={onClose} onDone={st.reload}
       submit={() => api.put<string | null>(guestPath(obj, '/resize'), { disk, size: `+${inc}G`, digest: st.digest })}>
       {(err) => <TextF id="ct-resize-size" param="size" label="Size increment (GiB)" value={inc} onChange={setInc} type="number" error={err} />}
-    </FormModal>
+    </TaskModal>
   );
 }

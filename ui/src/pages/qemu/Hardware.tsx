@@ -15,6 +15,7 @@ import { buildPropString, DISK_RE, freeIndex, isCdrom, NET_RE, parsePropString, 
 import { ConfigTable, KeysDialog, useGuestConfig, type GuestConfigState, type Row } from '../guest/ConfigTable';
 import { CheckF, SelectF, TextF } from '../guest/fields';
 import { aclPath, guestPath } from '../guest/paths';
+import { TaskModal } from '../guest/TaskModal';
 import { BUSES, CACHES, CPU_TYPES, formatsFor, NIC_MODELS, SCSIHW, useStorages } from './CreateVm';
 
 const ORDER = ['memory', 'balloon', 'sockets', 'cores', 'cpu', 'bios', 'machine', 'vga', 'scsihw'];
@@ -72,7 +73,6 @@ export default function Hardware({ obj }: TabProps) {
   const mayHw = can(acl, 'VM.Config.HWType');
   const selVal = sel ? st.eff(sel) : undefined;
   const selIsDisk = !!sel && DISK_RE.test(sel) && !/^unused/.test(sel) && !isCdrom(selVal);
-  const selIsCd = !!sel && DISK_RE.test(sel) && isCdrom(selVal);
   const editFor = (k: string): Dialog | null => {
     if (k === 'memory' || k === 'balloon') return can(acl, 'VM.Config.Memory') ? { t: 'memory' } : null;
     if (k === 'sockets' || k === 'cores' || k === 'cpu') return can(acl, 'VM.Config.CPU') ? { t: 'cpu' } : null;
@@ -141,12 +141,12 @@ export default function Hardware({ obj }: TabProps) {
         </ToolbarContent>
       </Toolbar>
       <ConfigTable rows={rows} state={st} selected={sel} onSelect={setSel} onActivate={(k) => setDlg(editFor(k))} label="Hardware" testPrefix="hw" />
-      {dlg && <HwDialog obj={obj} st={st} dlg={dlg} onClose={() => setDlg(null)} selIsCd={selIsCd} />}
+      {dlg && <HwDialog obj={obj} st={st} dlg={dlg} onClose={() => setDlg(null)} />}
     </div>
   );
 }
 
-function HwDialog({ obj, st, dlg, onClose }: TabProps & { st: GuestConfigState; dlg: Dialog; onClose: () => void; selIsCd: boolean }) {
+function HwDialog({ obj, st, dlg, onClose }: TabProps & { st: GuestConfigState; dlg: Dialog; onClose: () => void }) {
   switch (dlg.t) {
     case 'memory':
       return (
@@ -236,7 +236,7 @@ function DiskDialog({ obj, st, edit, onClose }: TabProps & { st: GuestConfigStat
     return api.post<string>(guestPath(obj, '/config'), { [key]: buildPropString({ file: `${store}:${size}`, format: fmt, ...opts }, 'file'), digest: st.digest });
   };
   return (
-    <FormModal title={edit ? `Edit: Hard disk ${edit}` : 'Add: Hard disk'} isOpen onClose={onClose} onDone={st.reload} submit={submit}>
+    <TaskModal title={edit ? `Edit: Hard disk ${edit}` : 'Add: Hard disk'} onClose={onClose} onDone={st.reload} submit={submit}>
       {(err) => (
         <>
           {edit ? (
@@ -256,7 +256,7 @@ function DiskDialog({ obj, st, edit, onClose }: TabProps & { st: GuestConfigStat
           <CheckF id="disk-backup" label="Include in backups" checked={backup} onChange={setBackup} />
         </>
       )}
-    </FormModal>
+    </TaskModal>
   );
 }
 
@@ -338,7 +338,7 @@ function ResizeDialog({ obj, st, disk, onClose }: TabProps & { st: GuestConfigSt
   const [inc, setInc] = useState('1');
   const cur = parsePropString(st.eff(disk), 'file').size;
   return (
-    <FormModal title={`Resize disk ${disk}`} isOpen onClose={onClose} onDone={st.reload} showTask
+    <TaskModal title={`Resize disk ${disk}`} submitLabel="Resize" onClose={onClose} onDone={st.reload}
       submit={() => api.put<string | null>(guestPath(obj, '/resize'), { disk, size: `+${inc}G`, digest: st.digest })}>
       {(err) => (
         <>
@@ -346,6 +346,6 @@ function ResizeDialog({ obj, st, disk, onClose }: TabProps & { st: GuestConfigSt
           <TextF id="resize-size" param="size" label="Size increment (GiB)" value={inc} onChange={setInc} type="number" error={err} />
         </>
       )}
-    </FormModal>
+    </TaskModal>
   );
 }
