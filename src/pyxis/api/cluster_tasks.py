@@ -2,10 +2,9 @@
 
 Each node contributes its running tasks and its ``RECENT_PER_NODE`` newest finished
 ones (upstream's nodes broadcast a similar short list).  ``merge_task_lists`` takes
-those lists per node name, drops duplicates by UPID and sorts them.  Today only this
-node's list (``local_task_list``) goes in; once the cluster status bus
-(``pyxis.cluster.statusbus``) carries each node's list in its reports,
-``node_task_lists`` adds them and the handler stays as it is.  Callers see the
+those lists per node name, drops duplicates by UPID and sorts them.  The lists are
+this node's (``local_task_list``) and, in a cluster, the lists the other nodes publish
+in their status-bus reports (``pyxis.cluster.statusbus``).  Callers see the
 tasks of their user (its API tokens' included) plus all tasks of nodes where they hold
 ``Sys.Audit``; a token's task names the user in ``user`` and the token in ``tokenid``.
 """
@@ -66,12 +65,16 @@ def local_task_list(svc: Services) -> list[dict[str, Any]]:
 
 
 def node_task_lists(call: Call) -> dict[str, list[dict[str, Any]]]:
-    """The task lists known here, per node: for now, this node's own.
-
-    With tasks in the status bus's reports, the live reports of the other nodes join
-    here as ``{report.node: report.tasks}``.
-    """
-    return {call.svc.node: local_task_list(call.svc)}
+    """The task lists known here, per node: this node's own plus the newest report of
+    every other node (an offline node's last known list: its tasks still happened)."""
+    out = {call.svc.node: local_task_list(call.svc)}
+    view = call.svc.cluster
+    if view.clustered:
+        for n in view.nodes():
+            rep = view.bus.last(n.name)
+            if n.name != call.svc.node and rep is not None:
+                out[n.name] = rep.tasks
+    return out
 
 
 def _visible(call: Call, task: Mapping[str, Any], audit: dict[str, bool]) -> bool:

@@ -88,7 +88,7 @@ async def ct_vncwebsocket(call: Call, p: dict[str, Any]) -> dict[str, Any] | Non
             await ws.send(f"CT {vmid} not running\r\n".encode())
             raise PyxisError(f"CT {vmid} not running")
         cmode = cfg.main.get("cmode", "tty")
-        argv = ct_console.console_argv(lxc.lxcpath, vmid, cmode, int(cfg.main.get("tty", 2)))
+        argv = ct_console.console_argv(lxc.lxcpath, vmid, cmode)
         await serve_pty(ws, session, argv, rest)
     except PyxisError as err:
         session.finish(err.message)

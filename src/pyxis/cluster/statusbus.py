@@ -47,6 +47,7 @@ class NodeReport:
     status: dict[str, Any] = field(default_factory=dict)
     guests: dict[int, dict[str, Any]] = field(default_factory=dict)
     storages: list[dict[str, Any]] = field(default_factory=list)
+    tasks: list[dict[str, Any]] = field(default_factory=list)
 
 
 def encode(report: dict[str, Any]) -> bytes:
@@ -119,6 +120,7 @@ class StatusBus:
             status=doc["status"],
             guests=guests,
             storages=[s for s in doc["storages"] if isinstance(s, dict)],
+            tasks=[t for t in doc.get("tasks", []) if isinstance(t, dict) and "upid" in t],
         )
 
     def stale_after(self) -> float:
@@ -143,6 +145,8 @@ class StatusBus:
         node = next(iter(self.svc.node_resources()), {})
         guests = [g for g in self.svc.guest_resources() if g.get("node") == me]
         storages = [s for s in await self.svc.storage_resources() if s.get("node") == me]
+        from pyxis.api.cluster_tasks import local_task_list
+
         self._seq += 1
         return {
             "node": me,
@@ -151,6 +155,7 @@ class StatusBus:
             "status": node,
             "guests": guests,
             "storages": storages,
+            "tasks": local_task_list(self.svc),
         }
 
     async def publish(self) -> None:

@@ -154,3 +154,22 @@ async def test_cluster_resources_merge_remote_reports(
 async def test_standalone_lists_are_the_local_ones(svc: Services) -> None:
     assert resources.node_entries(svc) == svc.node_resources()
     assert await resources.storage_entries(svc) == await svc.storage_resources()
+
+
+async def test_reports_carry_tasks_for_cluster_tasks(
+    clustered: tuple[Services, StaticLink],
+) -> None:
+    from types import SimpleNamespace
+
+    from pyxis.api.cluster_tasks import merge_task_lists, node_task_lists
+
+    svc, link = clustered
+    upid = "UPID:node2:0000BEEF:00000001:6560F000:qmstart:200:root@pam:"
+    task = {"upid": upid, "node": "node2", "starttime": 1700000000, "type": "qmstart"}
+    svc.cluster.bus.receive(2, encode(report("node2", tasks=[task, {"no": "upid"}])))
+    await svc.cluster.bus.publish()  # our own report carries our list too
+    assert svc.cluster.bus.reports[NODE].tasks == []
+    link.set_members([1, 3])  # node2 offline: its tasks still happened and stay listed
+    lists = node_task_lists(SimpleNamespace(svc=svc))  # type: ignore[arg-type]
+    assert lists["node2"] == [task]
+    assert [t["upid"] for t in merge_task_lists(lists)] == [upid]

@@ -18,9 +18,12 @@ from pyxis.util.pty import PtyProcess, PtyWriter, spawn
 __all__ = ["PtyProcess", "PtyWriter", "console_argv", "spawn"]
 
 
-def console_argv(lxcpath: Path, vmid: int, cmode: str, tty: int = 0) -> list[str]:
-    """The command behind a container console of mode ``cmode``."""
+def console_argv(lxcpath: Path, vmid: int, cmode: str) -> list[str]:
+    """The command behind a container console of mode ``cmode``.
+
+    ``console`` attaches to /dev/console (tty 0); ``tty`` lets lxc-console pick the first
+    free tty (as upstream: the ``tty`` key is how many ttys exist, not which to use)."""
     if cmode == "shell":
         return attach_argv(lxcpath, vmid, ["/bin/sh", "-l"])
-    ttynum = "0" if cmode == "console" else str(max(1, tty) if tty else 1)
-    return ["lxc-console", "-n", str(vmid), "-P", str(lxcpath), "-t", ttynum, "-e", "-1"]
+    tty = ["-t", "0"] if cmode == "console" else []
+    return ["lxc-console", "-n", str(vmid), "-P", str(lxcpath), *tty, "-e", "-1"]
