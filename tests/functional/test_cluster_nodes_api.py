@@ -263,3 +263,17 @@ async def test_options_need_privileges(
     r = await full.put("/cluster/options", data={"keyboard": "fr"})
     assert r.status_code == 200, r.text
     assert (await root_api.get("/api2/json/cluster/options")).json()["data"]["keyboard"] == "fr"
+
+
+async def test_config_store_status_local_mode(root_api: httpx.AsyncClient, svc: Services) -> None:
+    st = (await root_api.get("/api2/json/cluster/config/store")).json()["data"]
+    assert st["mode"] == "local" and st["writable"] == 1 and st["node"] == NODE
+    assert st["checksum"] == svc.store.checksum() and st["version"] == svc.store.version
+    await svc.store.write("pyxis-probe.cfg", b"x\n")
+    after = (await root_api.get("/api2/json/cluster/config/store")).json()["data"]
+    assert after["checksum"] != st["checksum"] and after["version"] == st["version"] + 1
+
+
+async def test_config_store_status_needs_sys_audit(user_session: UserFactory) -> None:
+    me = await user_session("nostore@pve", role="PVEVMUser", path="/vms")
+    assert (await me.get("/cluster/config/store")).status_code == 403

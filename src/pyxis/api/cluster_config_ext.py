@@ -88,3 +88,28 @@ async def qdevice_remove(call: Call, p: dict[str, Any]) -> None:
 async def updatecerts(call: Call, p: dict[str, Any]) -> int:
     """Renew this node's certificate from the cluster CA if needed (or ``force``)."""
     return int(await call.svc.update_certs(force=bool(p.get("force"))))
+
+
+@method(
+    "GET",
+    "/cluster/config/store",
+    name="store_status",
+    permissions=AUDIT,
+    protected=True,
+    extension=True,
+    returns={"type": "object"},
+)
+async def store_status(call: Call, p: dict[str, Any]) -> dict[str, Any]:
+    """This node's config store: mode, epoch, version, checksum, replication members.
+
+    Equal checksums on every node prove byte-identical replicas (``pvecm status``)."""
+    store = call.svc.store
+    status = getattr(store, "status", None)
+    out: dict[str, Any] = (
+        dict(status())
+        if callable(status)
+        else {"mode": "local", "gv": store.version, "quorate": True}
+    )
+    out.update(node=call.svc.node, checksum=store.checksum(), version=store.version)
+    out["writable"] = 1 if getattr(store, "writable", True) else 0
+    return out

@@ -93,6 +93,10 @@ class ConfigStore(ABC):
     def quorate(self) -> bool:
         return True
 
+    def checksum(self) -> str:
+        """Order-independent digest of the whole state: equal on byte-identical replicas."""
+        raise NotImplementedError
+
     # --- mutations ---------------------------------------------------------
     @abstractmethod
     async def write(
