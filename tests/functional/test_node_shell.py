@@ -153,6 +153,27 @@ async def test_shell_login_line_is_checked(
     assert plain_sh == []
 
 
+async def test_another_user_cannot_take_roots_shell_session(
+    svc: Services,
+    root_api: httpx.AsyncClient,
+    user_session: UserFactory,
+    plain_sh: list[tuple[str, str]],
+) -> None:
+    """A console ticket proves who connects, not whose session it is: mallory's own
+    valid ticket must not attach her to root's pending ``login -f root`` session."""
+    mine = (await root_api.post(f"{SHELL}/termproxy")).json()["data"]
+    mallory = await user_session("mallory@pve", role="PVESysAdmin", path="/")
+    hers = (await mallory.post(f"/nodes/{NODE}/termproxy")).json()["data"]
+    cookie = f"PVEAuthCookie={mallory.ticket}"
+    peer = WsPeer(ApiApp(svc), _ws_path(mine["port"], hers["ticket"]), {"cookie": cookie})
+    status, body = await peer.rejected()
+    assert status == 400 and "no console session" in body["message"], body
+    assert plain_sh == []
+    assert sessions(svc).get(int(mine["port"])) is not None  # root's session is untouched
+    for upid in (mine["upid"], hers["upid"]):
+        await svc.tasks.stop(upid)
+
+
 def test_shell_argv_follows_the_user() -> None:
     assert node_shell.shell_argv("root@pam", "login", euid=0) == ["login", "-f", "root"]
     assert node_shell.shell_argv("alice@pve", "login", euid=0) == ["login"]

@@ -101,7 +101,7 @@ async def test_journal_from_journal(
     assert "--reverse" in argv and argv[argv.index("--after-cursor") + 1] == "c9"
     r = await root_api.get(f"{BASE}/journal", params={"since": 1769860800, "until": 1769860900})
     argv = fake_journal[-1]
-    assert argv[argv.index("--since") + 1] == "@1769860800" and "--lines" not in argv
+    assert argv[argv.index("--since") + 1] == "@1769860800" and argv[-2:] == ["--lines", "50000"]
 
 
 async def test_syslog_from_file(root_api: httpx.AsyncClient, syslog_file: Path) -> None:

@@ -54,7 +54,7 @@ async def expected(call: Call, p: dict[str, Any]) -> None:
     permissions=MODIFY,
     protected=True,
     extension=True,
-    parameters={"address": STR, "force": opt(BOOL)},
+    parameters={"address": {"type": "string", "format": "address"}, "force": opt(BOOL)},
     returns=obj(host=STR, algorithm=STR),
 )
 async def qdevice_setup(call: Call, p: dict[str, Any]) -> dict[str, Any]:

@@ -79,6 +79,8 @@ async def login(call: Call, ws: WebSocket, session: ConsoleSession) -> bytes | N
                     raise ProtocolError("login line too long")
         line, _, rest = buf.partition(b"\n")
         authid, ticket = split_login(line)
+        if authid != session.authid:
+            raise AuthError("console session belongs to another user")
         verify_vnc_ticket(call.svc.access, ticket, authid, session.authpath)
         if not call.svc.access.check(authid, session.authpath, [session.privilege]):
             raise AuthError("permission denied")

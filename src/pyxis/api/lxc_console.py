@@ -76,7 +76,7 @@ async def ct_vncwebsocket(call: Call, p: dict[str, Any]) -> dict[str, Any] | Non
     ws = call.websocket
     if ws is None:
         return {"port": str(port)}
-    session = sessions(call.svc).claim(port, vmid)
+    session = sessions(call.svc).claim(port, vmid, authid=call.authid)
     try:
         await ws.accept()
         rest = await login(call, ws, session)

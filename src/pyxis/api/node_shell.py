@@ -125,7 +125,7 @@ async def node_vncwebsocket(call: Call, p: dict[str, Any]) -> dict[str, Any] | N
     ws = call.websocket
     if ws is None:
         return {"port": str(port)}
-    session = sessions(call.svc).claim(port, 0, authpath)
+    session = sessions(call.svc).claim(port, 0, authpath, authid=call.authid)
     try:
         await ws.accept()
         rest = await login(call, ws, session)

@@ -136,7 +136,7 @@ async def vncwebsocket(call: Call, p: dict[str, Any]) -> dict[str, Any] | None:
     ws = call.websocket
     if ws is None:
         return {"port": str(port)}
-    session = sessions(call.svc).claim(port, vmid)
+    session = sessions(call.svc).claim(port, vmid, authid=call.authid)
     try:
         if session.kind == "vnc":
             await _serve_vnc(call, ws, session)

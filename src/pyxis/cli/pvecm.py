@@ -29,16 +29,20 @@ def _ask_password(address: str) -> str:
 def _prepare_add(params: dict[str, Any], client: LocalClient) -> None:
     address = str(params["hostname"])
     if "fingerprint" not in params:
+        # Unattended, an unverified fingerprint would hand the password to whoever
+        # answers at that address: scripts must pin it (`pvecm status` on that node).
+        if not sys.stdin.isatty():
+            raise UsageError(
+                "--fingerprint is required when stdin is not a terminal (compare it with "
+                "the existing node's certificate: pvesh get /cluster/config/join there)"
+            )
         try:
             fp = peer_fingerprint(address)
         except JoinError as err:
             raise UsageError(str(err)) from err
-        if sys.stdin.isatty():
-            print(f"The certificate fingerprint of {address} is\n  {fp}")
-            if input("Are you sure you want to continue connecting (yes/no)? ").strip() != "yes":
-                raise UsageError("aborted: fingerprint not accepted")
-        else:
-            print(f"using the certificate fingerprint of {address}: {fp}", file=sys.stderr)
+        print(f"The certificate fingerprint of {address} is\n  {fp}")
+        if input("Are you sure you want to continue connecting (yes/no)? ").strip() != "yes":
+            raise UsageError("aborted: fingerprint not accepted")
         params["fingerprint"] = fp
     params["password"] = _ask_password(address)
 

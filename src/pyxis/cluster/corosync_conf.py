@@ -55,7 +55,7 @@ def parse_blocks(text: str) -> Block:
     """The section tree of ``text``; :class:`ConfError` names the offending line."""
     root = Block("")
     stack = [root]
-    for no, raw in enumerate(text.splitlines(), 1):
+    for no, raw in enumerate(text.split("\n"), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
@@ -323,8 +323,16 @@ def parse(text: str) -> CorosyncConf:
     return conf
 
 
+_UNSAFE = frozenset("{}#\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+
+
 def _kv(out: list[str], depth: int, items: dict[str, str]) -> None:
+    """``key: value`` lines; a key or value that could end the line or open/close a
+    section (so smuggle settings into the file) is refused, whatever validated it."""
     for k, v in items.items():
+        bad = next((c for c in f"{k}{v}" if c in _UNSAFE or ord(c) < 0x20 and c != "\t"), None)
+        if bad is not None:
+            raise ConfError(f"invalid character {bad!r} in '{k}'")
         out.append(f"{'  ' * depth}{k}: {v}")
 
 

@@ -33,14 +33,16 @@ def format_fp(der: bytes) -> str:
 
 
 def split_host(address: str) -> tuple[str, int]:
-    """``host``, ``host:port`` or ``[v6]:port`` -> (host, port)."""
+    """``host``, ``host:port`` or ``[v6]:port`` -> (host, port); JoinError if malformed."""
+    host, port = address, str(PORT)
     if address.startswith("["):
         host, _, rest = address[1:].partition("]")
-        return host, int(rest[1:]) if rest.startswith(":") else PORT
-    if address.count(":") == 1:
+        port = rest[1:] if rest.startswith(":") else str(PORT)
+    elif address.count(":") == 1:
         host, _, port = address.partition(":")
-        return host, int(port)
-    return address, PORT
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise JoinError(f"invalid address of the existing node: '{address}'")
+    return host, int(port)
 
 
 def _context() -> ssl.SSLContext:

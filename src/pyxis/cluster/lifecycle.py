@@ -87,7 +87,10 @@ async def write_conf(svc: Services, conf: cc.CorosyncConf, old: bytes | None) ->
     """Validate and store ``conf`` (conditional on the content it was derived from)."""
     conf.validate()
     text = cc.render(conf).encode()
-    cc.parse(text.decode())
+    # the stored text must mean exactly the model: a re-parse that differs would be a
+    # value that smuggled structure into the file
+    if cc.render(cc.parse(text.decode())).encode() != text:
+        raise cc.ConfError("the rendered configuration does not read back identically")
     await svc.store.write(
         STORE_PATH, text, expect_digest=digest(old) if old is not None else None, writer=svc.node
     )

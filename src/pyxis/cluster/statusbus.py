@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import time
 import zlib
 from collections.abc import Callable
@@ -54,13 +55,21 @@ def encode(report: dict[str, Any]) -> bytes:
     return MAGIC + zlib.compress(json.dumps(report, separators=(",", ":")).encode(), 6)
 
 
+MAX_REPORT = 8 * 1024 * 1024  # decompressed bytes: thousands of guests fit
+
+
 def decode(data: bytes) -> dict[str, Any] | None:
-    """The report in ``data``, or None when it is not one (wrong tag, corrupt, bad shape)."""
+    """The report in ``data``, or None when it is not one (wrong tag, corrupt, bad shape,
+    too large once decompressed, non-finite or mistyped numbers)."""
     if not data.startswith(MAGIC):
         return None
     try:
-        doc = json.loads(zlib.decompress(data[len(MAGIC) :]))
-    except (zlib.error, ValueError):
+        z = zlib.decompressobj()
+        raw = z.decompress(data[len(MAGIC) :], MAX_REPORT)
+        if z.unconsumed_tail:
+            return None
+        doc = json.loads(raw)
+    except (zlib.error, ValueError, RecursionError):
         return None
     if not isinstance(doc, dict) or not isinstance(doc.get("node"), str):
         return None
@@ -68,7 +77,20 @@ def decode(data: bytes) -> dict[str, Any] | None:
         return None
     if not isinstance(doc.get("guests"), list) or not isinstance(doc.get("storages"), list):
         return None
+    sent = doc.get("sent", 0)
+    if not isinstance(sent, int | float) or not math.isfinite(sent):
+        return None
+    if not isinstance(doc.get("tasks", []), list):
+        return None
     return doc
+
+
+def _task_ok(task: Any) -> bool:
+    return (
+        isinstance(task, dict)
+        and isinstance(task.get("upid"), str)
+        and isinstance(task.get("starttime", 0), int)
+    )
 
 
 class StatusBus:
@@ -100,7 +122,7 @@ class StatusBus:
             return
         name = doc["node"]
         known = self.view.name_of(nodeid)
-        if known is not None and known != name:
+        if known != name:  # also: a node id that corosync.conf does not know
             log.warning("node id %d sent a report for '%s'; ignored", nodeid, name)
             return
         old = self.reports.get(name)
@@ -120,7 +142,7 @@ class StatusBus:
             status=doc["status"],
             guests=guests,
             storages=[s for s in doc["storages"] if isinstance(s, dict)],
-            tasks=[t for t in doc.get("tasks", []) if isinstance(t, dict) and "upid" in t],
+            tasks=[t for t in doc.get("tasks", []) if _task_ok(t)],
         )
 
     def stale_after(self) -> float:

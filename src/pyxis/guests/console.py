@@ -98,10 +98,12 @@ class ConsoleSessions:
     def get(self, port: int) -> ConsoleSession | None:
         return self._by_port.get(port)
 
-    def claim(self, port: int, vmid: int, authpath: str = "") -> ConsoleSession:
+    def claim(self, port: int, vmid: int, authpath: str = "", *, authid: str) -> ConsoleSession:
         """The session on ``port`` for its one connection; 400 if there is none.
 
-        The session must be the one of guest ``vmid`` (or, for vmid 0, of ``authpath``).
+        The session must be the one of guest ``vmid`` (or, for vmid 0, of ``authpath``)
+        and must have been opened by ``authid``: a console ticket proves who connects,
+        not whose session it is, and root's host shell must not be taken by another user.
         """
         session = self._by_port.get(port)
         path = authpath or f"/vms/{vmid}"
@@ -109,6 +111,7 @@ class ConsoleSessions:
             session is None
             or session.vmid != vmid
             or session.authpath != path
+            or session.authid != authid
             or session.ended.is_set()
         ):
             what = f"VM {vmid}" if vmid else path

@@ -1,7 +1,8 @@
 """The system log as systemd's journal tells it, through ``journalctl``.
 
 Commands run through ``pyxis.util.run`` (argv lists, no shell; tests swap the runner).
-``syslog`` pages ``journalctl -o short`` output.  ``journal`` reads ``-o json`` so that
+``syslog`` pages ``journalctl -o short`` output.  Every call reads at most
+``MAX_LINES`` lines (the newest of the selected range).  ``journal`` reads ``-o json`` so that
 every entry brings its cursor: it formats entries the way the short output looks
 (``Mon DD HH:MM:SS host ident[pid]: message``) and wraps them in the cursors of the
 first and last entry.  After ``startcursor`` it reads forwards (entries strictly after
@@ -19,6 +20,9 @@ from pyxis.util.run import run
 
 JOURNALCTL = "journalctl"
 TIMEOUT = 60.0
+# At most this many lines per call (the newest ones): a request can never make the
+# daemon hold a whole multi-gigabyte journal in memory.
+MAX_LINES = 50_000
 _BASE = [JOURNALCTL, "--no-pager", "--quiet"]
 
 
@@ -30,7 +34,7 @@ def syslog_argv(q: SyslogQuery) -> list[str]:
         argv += ["--since", q.since]
     if q.until:
         argv += ["--until", q.until]
-    return argv
+    return [*argv, "--lines", str(MAX_LINES)]
 
 
 def journal_argv(q: JournalQuery) -> list[str]:
@@ -48,8 +52,7 @@ def journal_argv(q: JournalQuery) -> list[str]:
         count = q.lastentries
         if count is None and q.since is None and not q.startcursor:
             count = DEFAULT_LASTENTRIES
-        if count is not None:
-            argv += ["--lines", str(count)]
+        argv += ["--lines", str(min(count, MAX_LINES) if count is not None else MAX_LINES)]
     return argv
 
 

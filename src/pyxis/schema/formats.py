@@ -67,7 +67,7 @@ def _list_of(base: FormatFn) -> FormatFn:
 
 def _matching(regex: re.Pattern[str], what: str) -> FormatFn:
     def check(value: str) -> str:
-        if not regex.match(value):
+        if not regex.fullmatch(value):
             raise ValueError(f"value does not look like a valid {what}")
         return value
 
@@ -92,7 +92,7 @@ def userid(value: str) -> str:
     if len(value) > 64 or "@" not in value:
         raise ValueError("value does not look like a valid user name")
     user, _, realm = value.rpartition("@")
-    if not user or not USER_RE.match(user) or not REALM_RE.match(realm):
+    if not user or not USER_RE.fullmatch(user) or not REALM_RE.fullmatch(realm):
         raise ValueError("value does not look like a valid user name")
     return value
 
@@ -100,7 +100,7 @@ def userid(value: str) -> str:
 @register("pve-tokenid-full")
 def full_tokenid(value: str) -> str:
     user, sep, token = value.partition("!")
-    if not sep or not TOKEN_NAME_RE.match(token):
+    if not sep or not TOKEN_NAME_RE.fullmatch(token):
         raise ValueError("value does not look like a valid token ID")
     userid(user)
     return value
@@ -237,7 +237,7 @@ HOTPLUG_FEATURES = ("network", "disk", "cpu", "memory", "usb", "cloudinit")
 
 @register("pve-volume-id-or-absolute-path")
 def volume_id_or_absolute_path(value: str) -> str:
-    if ABS_PATH_RE.match(value):
+    if ABS_PATH_RE.fullmatch(value):
         return value
     return volume_id(value)
 

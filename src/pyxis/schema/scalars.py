@@ -54,7 +54,7 @@ def check_scalar(sub: dict[str, Any], value: Any, *, lenient_bool: bool = False)
             raise ValueError(f"value may only be {sub['maxLength']} characters long")
         if "minLength" in sub and len(value) < sub["minLength"]:
             raise ValueError(f"value must be at least {sub['minLength']} characters long")
-        if "pattern" in sub and not compile_pattern(sub["pattern"]).match(value):
+        if "pattern" in sub and not compile_pattern(sub["pattern"]).fullmatch(value):
             raise ValueError("value does not match the regex pattern")
         fmt = sub.get("format")
         if isinstance(fmt, str):

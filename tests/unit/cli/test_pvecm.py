@@ -62,3 +62,16 @@ def test_nodes_table(capsys: pytest.CaptureFixture[str]) -> None:
 def test_not_quorate_says_activity_blocked(capsys: pytest.CaptureFixture[str]) -> None:
     pvecm._status({**QUORUM, "quorate": False}, "text")
     assert "Activity blocked" in capsys.readouterr().out
+
+
+def test_unattended_add_must_pin_the_fingerprint(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a terminal nobody can compare the fingerprint: refuse rather than trust
+    whatever certificate answers (the password would go to it)."""
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("secret\n"))
+    contacted: list[str] = []
+    monkeypatch.setattr(pvecm, "peer_fingerprint", lambda addr: contacted.append(addr) or "AA")
+    with pytest.raises(pvecm.UsageError, match="--fingerprint is required"):
+        pvecm._prepare_add({"hostname": "192.0.2.1"}, None)  # type: ignore[arg-type]
+    assert contacted == []

@@ -207,3 +207,32 @@ def test_conf_error_is_a_400_naming_the_file() -> None:
     err = cc.ConfError("boom", 3)
     assert err.status == 400
     assert err.errors == {"corosync.conf": "corosync.conf line 3: boom"}
+
+
+@pytest.mark.parametrize(
+    "evil",
+    [
+        "10.0.0.9\n    }\n  }\n}\nuidgid {\n  uid: 1000\n}",
+        "10.0.0.9 }",
+        "10.0.0.9 {",
+        "host\r",
+        "host\u2028x",
+        "# comment",
+    ],
+)
+def test_render_refuses_values_that_would_add_structure(evil: str) -> None:
+    conf = cc.parse(UPSTREAM_LIKE)
+    conf.nodes[0].rings[0] = evil
+    with pytest.raises(cc.ConfError, match="invalid character"):
+        cc.render(conf)
+
+
+@pytest.mark.parametrize("value", ["10.0.0.9\n", "node1\n", "qnetd.example.com\n"])
+def test_address_and_node_formats_refuse_a_trailing_newline(value: str) -> None:
+    from pyxis.schema.formats import lookup
+
+    for fmt in ("address", "pve-node"):
+        check = lookup(fmt)
+        assert check is not None
+        with pytest.raises(ValueError):
+            check(value)

@@ -173,3 +173,28 @@ async def test_reports_carry_tasks_for_cluster_tasks(
     lists = node_task_lists(SimpleNamespace(svc=svc))  # type: ignore[arg-type]
     assert lists["node2"] == [task]
     assert [t["upid"] for t in merge_task_lists(lists)] == [upid]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        encode(report("n", sent=float("inf"))),
+        encode(report("n", sent="yesterday")),
+        encode(report("n", tasks={"not": "a list"})),
+        b"PXS1" + __import__("zlib").compress(b"[" * 100_000 + b"]" * 100_000),
+        b"PXS1" + __import__("zlib").compress(b" " * (9 * 1024 * 1024)),  # a zip bomb
+    ],
+)
+def test_decode_refuses_hostile_reports(data: bytes) -> None:
+    assert decode(data) is None
+
+
+async def test_reports_from_unknown_node_ids_or_bad_tasks_are_dropped(
+    clustered: tuple[Services, StaticLink],
+) -> None:
+    svc, _ = clustered
+    svc.cluster.bus.receive(42, encode(report("node2")))  # no such node id in corosync.conf
+    assert "node2" not in svc.cluster.bus.reports
+    bad = {"upid": "UPID:x", "starttime": "soon"}
+    svc.cluster.bus.receive(2, encode(report("node2", tasks=[bad])))
+    assert svc.cluster.bus.reports["node2"].tasks == []

@@ -67,7 +67,8 @@ def test_cursor_roundtrip() -> None:
 def test_journal_argv_modes() -> None:
     assert journal_argv(JournalQuery())[-2:] == ["--lines", "50"]
     argv = journal_argv(JournalQuery(startcursor="c1"))
-    assert argv[-2:] == ["--after-cursor", "c1"] and "--lines" not in argv
+    assert argv[argv.index("--after-cursor") + 1] == "c1" and argv[-2:] == ["--lines", "50000"]
+    assert journal_argv(JournalQuery(lastentries=10**9))[-2:] == ["--lines", "50000"]
     argv = journal_argv(JournalQuery(endcursor="c1", lastentries=5))
     assert "--reverse" in argv and "--lines" not in argv
 
