@@ -330,7 +330,7 @@ def _kv(out: list[str], depth: int, items: dict[str, str]) -> None:
     """``key: value`` lines; a key or value that could end the line or open/close a
     section (so smuggle settings into the file) is refused, whatever validated it."""
     for k, v in items.items():
-        bad = next((c for c in f"{k}{v}" if c in _UNSAFE or ord(c) < 0x20 and c != "\t"), None)
+        bad = next((c for c in f"{k}{v}" if c in _UNSAFE or (ord(c) < 0x20 and c != "\t")), None)
         if bad is not None:
             raise ConfError(f"invalid character {bad!r} in '{k}'")
         out.append(f"{'  ' * depth}{k}: {v}")
