@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -116,18 +117,28 @@ class Services:
         """Switch the store to replicated mode over corosync (after create or join).
 
         The corosync files must be written already.  ``reset`` empties the local state
-        so that a joining node takes the cluster's."""
-        await self.store.close()
+        so that a joining node takes the cluster's; the state before it is kept in
+        ``config.db.pre-join`` and put back if the switch fails."""
+        await self.store.close()  # checkpoints the WAL: the file alone is the state
+        db = self.paths.config_db
+        backup = db.with_name(db.name + ".pre-join")
+        if reset:
+            shutil.copy2(db, backup)
         try:
             await self.corosync.ensure_running()
             self.store = await _open_cluster_store(self.paths, self.node, reset=reset)
         except BaseException:
-            # back to local mode, so that the caller can undo its changes
-            self.store = LocalStore.open(self.paths.config_db, self.node)
+            # back to local mode with the state from before, so the caller can undo
+            if reset:
+                for suffix in ("-wal", "-shm"):
+                    db.with_name(db.name + suffix).unlink(missing_ok=True)
+                shutil.copy2(backup, db)
+            self.store = LocalStore.open(db, self.node)
             raise
         finally:
             self._forget_caches()
         await self._after_cluster_open(wait=120.0)
+        backup.unlink(missing_ok=True)
 
     async def _after_cluster_open(self, wait: float) -> None:
         from pyxis.cluster import corosync_conf as cc

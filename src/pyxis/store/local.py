@@ -13,6 +13,7 @@ is only correct while this process is the sole writer, so a second opener is ref
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -27,12 +28,15 @@ __all__ = ["MAX_ENTRIES", "MODIFIED", "WATCH_QUEUE_MAX", "LocalStore", "check_lo
 WATCH_QUEUE_MAX = 10_000
 
 
+MAX_LOCK_TTL = 24 * 3600.0  # a lock nobody renews for a day is a bug, not a lock
+
+
 def check_lock_args(name: str, holder: str, ttl: float) -> None:
     check_path(name)
     if not holder:
         raise ParamError.one("holder", "lock holder must not be empty")
-    if ttl <= 0:
-        raise ParamError.one("ttl", "lock ttl must be positive")
+    if not isinstance(ttl, int | float) or not math.isfinite(ttl) or not 0 < ttl <= MAX_LOCK_TTL:
+        raise ParamError.one("ttl", f"lock ttl must be a number in (0, {MAX_LOCK_TTL:.0f}]")
 
 
 class LocalStore(ConfigStore):

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -32,6 +33,7 @@ from pyxis.store.virtual import VMID_RE
 MAX_ENTRIES = 256 * 1024  # upstream's inode limit (memdb.h)
 MODIFIED = "detected modified configuration - file changed by other user? Try again."
 LOST = "config store write lost in a membership change, retry"
+OP_KINDS = frozenset({"write", "create", "delete", "rename", "lock", "unlock"})
 GUEST_RE = re.compile(r"^nodes/([^/]+)/(qemu-server|lxc)/([^/]+)\.conf$")
 _MOD = 1 << 128
 
@@ -166,10 +168,17 @@ class Tree:
                 # so this one must not either (the proposer relies on contiguity).
                 return Result(error=StoreError(LOST))
             self._set_seq(op.origin, op.seq)
+        handler = getattr(self, f"_op_{op.kind}", None) if op.kind in OP_KINDS else None
+        if handler is None:
+            return Result(error=StoreError(f"unknown config store operation '{op.kind}'"))
         try:
-            return getattr(self, f"_op_{op.kind}")(op)  # type: ignore[no-any-return]
+            return handler(op)  # type: ignore[no-any-return]
         except PyxisError as err:
             return Result(error=err)
+        except (TypeError, ValueError, ArithmeticError) as err:
+            # a malformed op (e.g. from a node of another version) fails the same way on
+            # every replica instead of raising out of the delivery callback
+            return Result(error=StoreError(f"malformed config store operation: {err}"))
 
     def _op_write(self, op: Op) -> Result:
         old = self.entries.get(op.path)
@@ -211,10 +220,13 @@ class Tree:
         return Result(entry=entry, change=Change("rename", src, self.gv, new_path=dst))
 
     def _op_lock(self, op: Op) -> Result:
+        expires = op.now + op.ttl
+        if not math.isfinite(expires) or op.ttl <= 0:
+            raise StoreError(f"invalid lock expiry for '{op.path}'")  # before any change
         cur = self.locks.get(op.path)
         if cur is not None and cur[0] != op.holder and cur[1] > op.now:
             raise Conflict(f"can't lock '{op.path}' - held by {cur[0]}")
-        self._set_lock(op.path, (op.holder, op.now + op.ttl))
+        self._set_lock(op.path, (op.holder, expires))
         return Result()
 
     def _op_unlock(self, op: Op) -> Result:

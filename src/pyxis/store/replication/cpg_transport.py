@@ -11,6 +11,15 @@ must never report a stale "quorate" in its sync round.  So a node that CPG saw g
 makes this node non-quorate until a quorum notification of a later ring arrives
 (whatever it says is then current).  Under-reporting quorum only delays writes (the
 engine asks for a fresh round once quorum arrives); over-reporting would be unsafe.
+
+Corosync counts the votes of corosync nodes, but a sync round is made of store
+*processes*: a node whose corosync runs while its pyxisd is stopped still votes.  So the
+flag also requires that the nodes with a member in the group hold quorum by themselves
+(their votes, from votequorum, reach the quorum threshold).  A QDevice vote counts only
+while every node of the corosync partition has a member in the group: qnetd arbitrates
+between corosync partitions, not between processes inside one.  Without this, one
+process whose peers' daemons were restarting could take an epoch of its own and later
+overwrite writes that the others acknowledged.
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ import logging
 
 from pyxis.cluster.corosync._lib import CS_DISPATCH_ALL, CorosyncError
 from pyxis.cluster.corosync.cpg import CpgClient, CpgConfChange, CpgMessage, CpgReason
-from pyxis.cluster.corosync.quorum import Quorum, QuorumEvent
+from pyxis.cluster.corosync.quorum import Quorum, QuorumEvent, VoteFlag, Votequorum
 from pyxis.store.replication.transport import Transport, TransportHandler
 
 log = logging.getLogger(__name__)
@@ -35,6 +44,9 @@ class CpgTransport(Transport):
         self.send_timeout = send_timeout
         self._cpg = CpgClient(on_message=self._on_message, on_confchg=self._on_confchg)
         self._quorum = Quorum(on_quorum=self._on_quorum)
+        self._votes = Votequorum()
+        self._group: set[int] = set()  # node ids with a member in the group
+        self._process_quorate = False
         self._handler: TransportHandler | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._fds: list[int] = []
@@ -47,7 +59,28 @@ class CpgTransport(Transport):
 
     @property
     def quorate(self) -> bool:
-        return self._lib_quorate and not self._nodedown and not self._closed
+        return (
+            self._lib_quorate
+            and self._process_quorate
+            and not self._nodedown
+            and not self._closed
+        )
+
+    def _count_process_votes(self) -> None:
+        """Whether the group's nodes hold quorum by themselves (see the module doc)."""
+        if not self._group:
+            self._process_quorate = False
+            return
+        try:
+            mine = self._votes.info(self.nodeid)
+            votes = sum(self._votes.info(n).node_votes for n in self._group)
+        except CorosyncError as err:
+            log.warning("votequorum query failed, not quorate: %s", err)
+            self._process_quorate = False
+            return
+        if VoteFlag.QDEVICE_CAST_VOTE in mine.flags and self._view <= self._group:
+            votes += mine.qdevice_votes
+        self._process_quorate = votes >= mine.quorum > 0
 
     async def start(self, handler: TransportHandler) -> None:
         self._handler = handler
@@ -55,6 +88,7 @@ class CpgTransport(Transport):
         self._quorum.connect()
         self._quorum.track()
         self._lib_quorate = self._quorum.quorate()
+        self._votes.connect()
         self._cpg.connect()
         self.nodeid = self._cpg.local_nodeid()
         for client in (self._quorum, self._cpg):
@@ -88,6 +122,8 @@ class CpgTransport(Transport):
                 self._nodedown[m.nodeid] = self._ring  # the quorum view is stale
         for m in ev.joined:
             self._nodedown.pop(m.nodeid, None)
+        self._group = {m.nodeid for m in ev.members}
+        self._count_process_votes()
         self._report_quorum()
         self._handler.on_confchg(tuple(sorted({m.nodeid for m in ev.members})))
 
@@ -99,6 +135,7 @@ class CpgTransport(Transport):
         self._nodedown = {
             n: ring for n, ring in self._nodedown.items() if ring >= ev.ring_seq and n in ev.members
         }
+        self._count_process_votes()
         self._report_quorum()
 
     def _report_quorum(self) -> None:
@@ -132,7 +169,7 @@ class CpgTransport(Transport):
             return
         self._closed = True
         self._stop_reading()
-        for client in (self._cpg, self._quorum):
+        for client in (self._cpg, self._quorum, self._votes):
             try:
                 client.close()
             except CorosyncError as err:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import struct
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -170,17 +171,24 @@ class Engine(Outbox):
     def on_deliver(self, sender: int, data: bytes) -> None:
         if self.closed:
             return
-        kind, f, blobs = decode(data)
+        try:
+            kind, f, blobs = decode(data)
+            ops = decode_ops(f, blobs) if kind == "op" else None
+            msg = StateMsg.of(f) if kind == "state" else None
+        except (ValueError, KeyError, TypeError, IndexError, struct.error) as err:
+            # every member drops the same undecodable message, so replicas stay equal
+            self.stats["malformed"] += 1
+            log.error("dropping an undecodable store message from node %d: %s", sender, err)
+            return
         self.stats["delivered"] += 1
-        if kind == "op":
+        if ops is not None:
             if self.mode is Mode.SYNCING:
-                self._queue.append(decode_ops(f, blobs))
+                self._queue.append(ops)
             else:
-                self._apply(decode_ops(f, blobs))
+                self._apply(ops)
                 if "r" in f:
                     self._on_report(sender, f)
-        elif kind == "state":
-            msg = StateMsg.of(f)
+        elif msg is not None:
             if self.mode is Mode.SYNCING and msg.round == self.round and sender in self.members:
                 self._states[sender] = msg
                 if len(self._states) == len(self.members) and not self._expect_done:
@@ -290,9 +298,15 @@ class Engine(Outbox):
                 del self._mine[seq]
                 self._settle(p, error=StoreError(LOST))
             elif p.uncertain:
-                if p.result is None:
-                    # Applied in the installed history, but not here: its result (a
-                    # conditional op may have failed there) is not known on this node.
+                gap_lost = (
+                    p.result is not None
+                    and p.result.error is not None
+                    and p.result.error.message == LOST
+                )
+                if p.result is None or gap_lost:
+                    # Applied in the installed history, but not here (or here only as a
+                    # gap, which that history does not have): its result there (a
+                    # conditional op may have failed) is not known on this node.
                     del self._mine[seq]
                     self._settle(p, error=StoreError(UNKNOWN))
                     continue
