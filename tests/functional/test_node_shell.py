@@ -7,6 +7,7 @@ resize path are exercised without logging anyone in; the system tier runs ``logi
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import urlencode
 
@@ -119,7 +120,7 @@ async def test_shell_over_websocket(
     peer.send("1:120:40:")
     for text in ("stty size; echo pyx", "is-$((6*7))\n"):
         peer.send(f"0:{len(text.encode())}:{text}")
-    out = await peer.read_until(b"pyxis-42", timeout=10)
+    out = await peer.read_until(b"pyxis-42", timeout=30)
     assert b"40 120" in out
     assert plain_sh == [("erin@pve", "login")]
     await peer.disconnect()
@@ -133,7 +134,7 @@ async def test_shell_exit_ends_the_session(
     peer = WsPeer(ApiApp(svc, local=True), _ws_path(data["port"], data["ticket"]))
     await _login(peer, data)
     peer.send("0:5:exit\n")
-    await peer.task
+    await asyncio.wait_for(peer.task, 30)  # never hang the tier
     assert (await wait_task(root_api, data["upid"]))["exitstatus"] == "OK"
 
 
