@@ -21,15 +21,16 @@ from typing import Any
 
 from pyxis.store.base import LOCK_TTL, ConfigStore, Entry, check_path
 from pyxis.store.db import StoreDB
-from pyxis.store.local import WATCH_QUEUE_MAX, LocalStore, check_lock_args
+from pyxis.store.local import LocalStore, check_lock_args
 from pyxis.store.replication.engine import Engine
 from pyxis.store.replication.outbox import Mode
 from pyxis.store.replication.transport import Transport
 from pyxis.store.tree import Op, Tree
-from pyxis.store.watch import Watcher, WatchHub
+from pyxis.store.treestore import TreeStore
+from pyxis.store.watch import WatchHub
 
 
-class ClusterStore(ConfigStore):
+class ClusterStore(TreeStore):
     """Replicated config store; build it with ``await ClusterStore.open(...)``."""
 
     def __init__(
@@ -105,36 +106,14 @@ class ClusterStore(ConfigStore):
     def status(self) -> dict[str, Any]:
         return {"node": self.node, **self._engine.status()}
 
-    def checksum(self) -> str:
-        return self._tree.checksum()
 
     # --- reads ---------------------------------------------------------------------------
-    def get(self, path: str) -> Entry | None:
-        return self._tree.entries.get(path)
 
-    def listdir(self, path: str = "") -> list[str]:
-        path = path.strip("/")
-        if path:
-            check_path(path)
-        return sorted(self._tree.dirs.get(path, {}))
 
-    def walk(self, prefix: str = "") -> list[Entry]:
-        return self._tree.walk(prefix)
 
-    @property
-    def version(self) -> int:
-        return self._tree.gv
 
-    @property
-    def total_bytes(self) -> int:
-        return self._tree.total
 
-    @property
-    def watcher_count(self) -> int:
-        return len(self._hub.watchers)
 
-    def lock_holder(self, name: str) -> str | None:
-        return self._tree.lock_holder(name, time.time())
 
     # --- mutations -----------------------------------------------------------------------
     async def write(
@@ -191,8 +170,6 @@ class ClusterStore(ConfigStore):
         assert entry is not None, "a successful write/create/rename yields its entry"
         return entry
 
-    def watch(self) -> Watcher:
-        return self._hub.watch(WATCH_QUEUE_MAX)
 
     async def close(self) -> None:
         await self._engine.close()

@@ -18,15 +18,13 @@ import time
 from pathlib import Path
 
 from pyxis.errors import ParamError, StoreError
-from pyxis.store.base import LOCK_TTL, ConfigStore, Entry, check_path
+from pyxis.store.base import LOCK_TTL, Entry, check_path
 from pyxis.store.db import StoreDB
 from pyxis.store.tree import MAX_ENTRIES, MODIFIED, Op, Result, Tree, dirs_add
-from pyxis.store.watch import Watcher, WatchHub
+from pyxis.store.treestore import WATCH_QUEUE_MAX, TreeStore
+from pyxis.store.watch import WatchHub
 
 __all__ = ["MAX_ENTRIES", "MODIFIED", "WATCH_QUEUE_MAX", "LocalStore", "check_lock_args"]
-
-WATCH_QUEUE_MAX = 10_000
-
 
 MAX_LOCK_TTL = 24 * 3600.0  # a lock nobody renews for a day is a bug, not a lock
 
@@ -39,7 +37,7 @@ def check_lock_args(name: str, holder: str, ttl: float) -> None:
         raise ParamError.one("ttl", f"lock ttl must be a number in (0, {MAX_LOCK_TTL:.0f}]")
 
 
-class LocalStore(ConfigStore):
+class LocalStore(TreeStore):
     """Single-node config store; build it with ``LocalStore.open``."""
 
     def __init__(self, db: StoreDB, node: str, tree: Tree) -> None:
@@ -61,36 +59,13 @@ class LocalStore(ConfigStore):
             raise
 
     # --- reads ---------------------------------------------------------------
-    def get(self, path: str) -> Entry | None:
-        return self._tree.entries.get(path)
 
-    def listdir(self, path: str = "") -> list[str]:
-        path = path.strip("/")
-        if path:
-            check_path(path)
-        return sorted(self._tree.dirs.get(path, {}))
 
-    def walk(self, prefix: str = "") -> list[Entry]:
-        return self._tree.walk(prefix)
 
-    @property
-    def version(self) -> int:
-        return self._tree.gv
 
-    @property
-    def total_bytes(self) -> int:
-        return self._tree.total
 
-    @property
-    def watcher_count(self) -> int:
-        return len(self._hub.watchers)
 
-    def checksum(self) -> str:
-        """Order-independent digest of the whole state (comparable with cluster replicas)."""
-        return self._tree.checksum()
 
-    def lock_holder(self, name: str) -> str | None:
-        return self._tree.lock_holder(name, time.time())
 
     # --- mutations -------------------------------------------------------------
     async def write(
@@ -140,9 +115,6 @@ class LocalStore(ConfigStore):
             return
         self._apply(Op("unlock", name, holder=holder, now=time.time())).unwrap()
 
-    def watch(self) -> Watcher:
-        # Registered now, not on first iteration, so no change after this call is missed.
-        return self._hub.watch(WATCH_QUEUE_MAX)
 
     async def close(self) -> None:
         await self._hub.close()

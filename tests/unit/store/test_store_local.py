@@ -263,7 +263,7 @@ async def test_watchers_do_not_leak(store: LocalStore) -> None:
 
 
 async def test_slow_watcher_is_cut_off(store: LocalStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("pyxis.store.local.WATCH_QUEUE_MAX", 2)
+    monkeypatch.setattr("pyxis.store.treestore.WATCH_QUEUE_MAX", 2)
     feed = store.watch()
     for i in range(3):
         await store.write(f"f{i}", b"x")
