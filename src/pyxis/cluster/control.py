@@ -30,6 +30,7 @@ from pyxis.cluster import corosync_conf as cc
 from pyxis.errors import PyxisError
 from pyxis.paths import Paths
 from pyxis.util.run import run
+from pyxis.util.spawn import spawn_detached
 
 if TYPE_CHECKING:
     from pyxis.services import Services
@@ -47,16 +48,7 @@ _children: dict[int, subprocess.Popen[bytes]] = {}
 
 
 def _spawn(argv: list[str], logfile: Path, env: dict[str, str]) -> int:
-    logfile.parent.mkdir(parents=True, exist_ok=True)
-    with logfile.open("ab") as fh:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env=env,
-        )
+    proc = spawn_detached(argv, logfile, env)
     _children[proc.pid] = proc
     return proc.pid
 

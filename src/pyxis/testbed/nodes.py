@@ -21,6 +21,7 @@ from pathlib import Path
 
 from pyxis.testbed.model import API_PORT, NodeState, Testbed
 from pyxis.testbed.net import netns_pids
+from pyxis.util.spawn import spawn_detached
 
 READY = "serving https://"
 START_TIMEOUT = 60.0
@@ -51,17 +52,7 @@ def corosync_binary() -> str | None:
 
 def _spawn(argv: list[str], log: Path, env: dict[str, str] | None = None) -> int:
     """Start a detached process logging to ``log``; return its pid."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as fh:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env=env,
-        )
-    return proc.pid
+    return spawn_detached(argv, log, env).pid
 
 
 def start_pyxisd(tb: Testbed, node: NodeState) -> int:
