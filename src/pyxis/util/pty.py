@@ -18,6 +18,7 @@ import signal
 import struct
 import subprocess
 import termios
+import time
 from dataclasses import dataclass
 from typing import cast
 
@@ -75,22 +76,38 @@ class PtyProcess:
 
     async def close(self) -> None:
         """End the command as a terminal hang-up would (SIGHUP: interactive shells
-        ignore SIGTERM), then SIGTERM, then SIGKILL."""
+        ignore SIGTERM), then SIGTERM, then SIGKILL.
+
+        Waits by polling, not in a thread: a cancelled close (the connection's task torn
+        down) must still end with SIGKILL, and never leave a thread blocked on a child
+        that outlives it (that hangs the event loop's shutdown)."""
         self.writer.close()
-        loop = asyncio.get_running_loop()
-        loop.remove_reader(self.master)
-        for sig, grace in STOP_SIGNALS:
-            if self.proc.poll() is not None:
-                break
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.send_signal(sig)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.to_thread(self.proc.wait), grace)
-        if self.proc.poll() is None:
-            self.proc.kill()
-            await asyncio.to_thread(self.proc.wait)
-        with contextlib.suppress(OSError):
-            os.close(self.master)
+        asyncio.get_running_loop().remove_reader(self.master)
+        try:
+            for sig, grace in STOP_SIGNALS:
+                if self.proc.poll() is not None:
+                    break
+                with contextlib.suppress(ProcessLookupError):
+                    self.proc.send_signal(sig)
+                await self._exited(grace)
+        finally:
+            if self.proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    self.proc.kill()
+                for _ in range(100):  # SIGKILL cannot be ignored: reap it, briefly
+                    if self.proc.poll() is not None:
+                        break
+                    time.sleep(0.01)
+            with contextlib.suppress(OSError):
+                os.close(self.master)
+
+    async def _exited(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None:
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.02)
+        return True
 
 
 async def spawn(argv: list[str], env: dict[str, str] | None = None) -> PtyProcess:
