@@ -110,6 +110,14 @@ class PtyProcess:
         return True
 
 
+def _default_signals() -> None:
+    """In the child: a terminal session starts with default signal dispositions, not
+    the daemon's (started under ``nohup``, SIGHUP would stay ignored across exec and a
+    hang-up would no longer end the shell)."""
+    for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGPIPE):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 async def spawn(argv: list[str], env: dict[str, str] | None = None) -> PtyProcess:
     """Run ``argv`` on a new pty (its own session, the pty its controlling terminal).
 
@@ -121,6 +129,7 @@ async def spawn(argv: list[str], env: dict[str, str] | None = None) -> PtyProces
         # lxc-attach needs to relay an interactive shell
         proc = subprocess.Popen(
             ["setsid", "--ctty", *argv],
+            preexec_fn=_default_signals,  # only signal(): safe between fork and exec
             stdin=slave,
             stdout=slave,
             stderr=slave,
