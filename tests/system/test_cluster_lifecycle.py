@@ -139,7 +139,21 @@ def test_refusals_change_nothing(bed: Bed, tmp_path: Path) -> None:
     assert res.returncode != 0 and "local node" in res.stderr
     res = bed.cli("node1", "pvecm", "delnode", "ghost", check=False)
     assert res.returncode != 0 and "not a member" in res.stderr
+    from pyxis.cluster.joinclient import peer_fingerprint
+
+    fp = peer_fingerprint(bed.nodes["node1"]["address"])
     res = bed.cli("node2", "pvecm", "add", bed.nodes["node1"]["address"], input=PW, check=False)
+    assert res.returncode != 0 and "--fingerprint is required" in res.stderr  # unattended
+    res = bed.cli(
+        "node2",
+        "pvecm",
+        "add",
+        bed.nodes["node1"]["address"],
+        "--fingerprint",
+        fp,
+        input=PW,
+        check=False,
+    )
     assert res.returncode != 0 and "already part of a cluster" in res.stderr
 
     # a standalone node on the host joining: wrong password, then a name in use
@@ -151,7 +165,10 @@ def test_refusals_change_nothing(bed: Bed, tmp_path: Path) -> None:
 
         def add(pw: str) -> subprocess.CompletedProcess[str]:
             return subprocess.run(
-                [tool("pvecm"), "add", addr, "--user", "admin@pve", "--link0", "10.9.9.9"],
+                [
+                    *(tool("pvecm"), "add", addr, "--user", "admin@pve"),
+                    *("--link0", "10.9.9.9", "--fingerprint", fp),
+                ],
                 input=pw + "\n",
                 capture_output=True,
                 text=True,

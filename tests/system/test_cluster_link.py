@@ -35,8 +35,13 @@ async def _link_main(name: str) -> None:
     from pyxis.cluster.link import CorosyncLink
     from pyxis.cluster.statusbus import StatusBus
 
+    class Tasks:
+        def list(self, limit: int, source: str) -> tuple[list[dict[str, Any]], int]:
+            return [], 0
+
     class Svc:
         node = name
+        tasks = Tasks()
 
         def node_resources(self) -> list[dict[str, Any]]:
             return [{"id": f"node/{name}", "type": "node", "node": name, "status": "online"}]

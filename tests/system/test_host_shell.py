@@ -8,11 +8,13 @@ does, speaks the xterm.js protocol and gets a root shell from ``login -f root``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import ssl
 import time
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
@@ -23,6 +25,7 @@ from websockets.sync.client import ClientConnection, connect
 
 pytestmark = [
     pytest.mark.system,
+    pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning"),
     pytest.mark.skipif(
         os.geteuid() != 0 or shutil.which("login") is None,
         reason="login -f root needs root and util-linux login",
@@ -31,19 +34,22 @@ pytestmark = [
 TIMEOUT = 30.0
 
 
-def _open(d: Daemon, data: dict[str, Any], cookie: str | None = None) -> ClientConnection:
+@contextlib.contextmanager
+def _open(
+    d: Daemon, data: dict[str, Any], cookie: str | None = None
+) -> Iterator[ClientConnection]:
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     query = urlencode({"port": data["port"], "vncticket": data["ticket"]})
     url = f"wss://{d.host}:{d.port}/api2/json/nodes/{d.node}/vncwebsocket?{query}"
     headers = {"Cookie": f"PVEAuthCookie={cookie}"} if cookie else {}
-    conn = connect(
+    with connect(
         url, ssl=ctx, subprotocols=["binary"],  # type: ignore[list-item]
         additional_headers=headers, proxy=None, compression=None,
-    )  # fmt: skip
-    conn.send(f"{data['user']}:{data['ticket']}\n")
-    return conn
+    ) as conn:  # fmt: skip
+        conn.send(f"{data['user']}:{data['ticket']}\n")
+        yield conn
 
 
 def _read_until(conn: ClientConnection, needle: bytes, buf: bytes = b"") -> bytes:

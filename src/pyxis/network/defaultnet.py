@@ -9,6 +9,8 @@ already exists nothing is changed.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ipaddress
 import os
 import signal
@@ -71,14 +73,23 @@ async def ensure(
     await run(["nft", "delete", "table", "ip", NFT_TABLE], check=False)
     await run(["nft", "-f", "-"], stdin=nft_ruleset(bridge, subnet).encode())
     pidfile = run_dir / f"dnsmasq-{bridge}.pid"
-    _stop_pid(pidfile)
+    await _stop_pid(pidfile)
     await run(dnsmasq_argv(bridge, subnet, pidfile, run_dir / f"dnsmasq-{bridge}.leases"))
     return f"{bridge}: {'created' if created else 'kept'} {subnet} with NAT and DHCP"
 
 
-def _stop_pid(pidfile: Path) -> None:
+async def _stop_pid(pidfile: Path, grace: float = 5.0) -> None:
+    """Stop the process of ``pidfile`` and wait until it is gone (its listening sockets
+    with it: a new dnsmasq started at once would find the address in use)."""
     try:
         pid = int(pidfile.read_text().strip())
         os.kill(pid, signal.SIGTERM)
     except (OSError, ValueError):
-        pass
+        return
+    for _ in range(int(grace / 0.02)):
+        if not Path(f"/proc/{pid}").exists():
+            return
+        await asyncio.sleep(0.02)
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGKILL)
+    await asyncio.sleep(0.1)
