@@ -277,3 +277,25 @@ async def test_config_store_status_local_mode(root_api: httpx.AsyncClient, svc: 
 async def test_config_store_status_needs_sys_audit(user_session: UserFactory) -> None:
     me = await user_session("nostore@pve", role="PVEVMUser", path="/vms")
     assert (await me.get("/cluster/config/store")).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "data"),
+    [
+        ("GET", "/cluster/config/join", None),
+        ("GET", "/cluster/config/nodes", None),
+        ("GET", "/cluster/config/totem", None),
+        ("GET", "/cluster/config/qdevice", None),
+        ("GET", "/cluster/config/quorum", None),
+        ("POST", "/cluster/config/expected", {"expected": "1"}),
+        ("DELETE", "/cluster/config/qdevice", None),
+        ("DELETE", "/cluster/config/nodes/other", None),
+    ],
+)
+async def test_cluster_config_on_a_standalone_node_is_a_409(
+    root_api: httpx.AsyncClient, method: str, path: str, data: dict[str, str] | None
+) -> None:
+    """Asking a standalone node for cluster state is refused, not a server fault."""
+    r = await root_api.request(method, f"/api2/json{path}", data=data)
+    assert r.status_code == 409, r.text
+    assert "cluster" in r.json()["message"]

@@ -15,7 +15,7 @@ from pyxis.api.common import BOOL, INT, NODE, STR, array_of, dir_index, obj, opt
 from pyxis.api.context import Call
 from pyxis.cluster import certs, lifecycle, quorumctl
 from pyxis.cluster import corosync_conf as cc
-from pyxis.errors import PyxisError
+from pyxis.errors import Conflict, PyxisError
 from pyxis.schema.registry import method
 from pyxis.store.base import digest
 
@@ -90,7 +90,7 @@ async def join_info(call: Call, p: dict[str, Any]) -> dict[str, Any]:
     svc = call.svc
     raw = svc.store.read("corosync.conf")
     if raw is None:
-        raise PyxisError(lifecycle.NOT_CLUSTERED)
+        raise Conflict(lifecycle.NOT_CLUSTERED)
     conf = cc.parse(raw.decode())
     preferred = p.get("node") or svc.node
     if conf.node(preferred) is None:

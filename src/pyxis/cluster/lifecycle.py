@@ -79,7 +79,7 @@ def load_conf(svc: Services) -> cc.CorosyncConf | None:
 def require_conf(svc: Services) -> cc.CorosyncConf:
     conf = load_conf(svc)
     if conf is None:
-        raise PyxisError(NOT_CLUSTERED)
+        raise Conflict(NOT_CLUSTERED)
     return conf
 
 
@@ -151,7 +151,7 @@ async def addnode(svc: Services, name: str, p: dict[str, Any]) -> dict[str, Any]
     """Add ``name`` to corosync.conf; answer what the joining node needs."""
     old = svc.store.read(STORE_PATH)
     if old is None:
-        raise PyxisError(NOT_CLUSTERED)
+        raise Conflict(NOT_CLUSTERED)
     conf = cc.parse(old.decode())
     apiversion = p.get("apiversion")
     if apiversion is not None and int(apiversion) > JOIN_API_VERSION:
@@ -187,7 +187,7 @@ async def addnode(svc: Services, name: str, p: dict[str, Any]) -> dict[str, Any]
 async def delnode(svc: Services, name: str) -> None:
     old = svc.store.read(STORE_PATH)
     if old is None:
-        raise PyxisError(NOT_CLUSTERED)
+        raise Conflict(NOT_CLUSTERED)
     if name == svc.node:
         raise ParamError.one("node", "cannot delete the local node: run delnode on another node")
     conf = cc.parse(old.decode())

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from pyxis.cluster import corosync_conf as cc
 from pyxis.cluster.control import STORE_PATH
 from pyxis.cluster.corosync._lib import CorosyncError
-from pyxis.errors import ParamError, PyxisError
+from pyxis.errors import Conflict, ParamError, PyxisError
 
 if TYPE_CHECKING:
     from pyxis.services import Services
@@ -74,7 +74,7 @@ def _u64(cmap: Any, key: str) -> int:
 async def quorum_status(svc: Services) -> dict[str, Any]:
     """Votequorum's view from this node; raises when corosync does not answer."""
     if not svc.corosync.configured():
-        raise PyxisError("this node is not part of a cluster (no corosync.conf)")
+        raise Conflict("this node is not part of a cluster (no corosync.conf)")
     try:
         return await asyncio.to_thread(_read_quorum)
     except CorosyncError as err:
@@ -92,7 +92,7 @@ def _set_expected(expected: int) -> None:
 async def set_expected(svc: Services, expected: int) -> None:
     """Lower (or raise) the expected votes at runtime, e.g. ``1`` to regain quorum."""
     if not svc.corosync.configured():
-        raise PyxisError("this node is not part of a cluster (no corosync.conf)")
+        raise Conflict("this node is not part of a cluster (no corosync.conf)")
     try:
         await asyncio.to_thread(_set_expected, expected)
     except CorosyncError as err:
@@ -102,7 +102,7 @@ async def set_expected(svc: Services, expected: int) -> None:
 def _conf(svc: Services) -> tuple[cc.CorosyncConf, bytes]:
     raw = svc.store.read(STORE_PATH)
     if raw is None:
-        raise PyxisError("this node is not part of a cluster (no corosync.conf)")
+        raise Conflict("this node is not part of a cluster (no corosync.conf)")
     return cc.parse(raw.decode()), raw
 
 
