@@ -151,7 +151,7 @@ class Services:
         except PyxisError as err:
             log.warning("%s", err)
         # defaults are written only into a synced, quorate store: never over the cluster's
-        if getattr(self.store, "writable", self.store.quorate):
+        if self.store.writable:
             try:
                 await self.bootstrap()
             except PyxisError as err:
@@ -175,7 +175,7 @@ class Services:
     async def wait_writable(self, timeout: float) -> None:
         """Wait until the replicated store is quorate and synced with the members."""
         deadline = time.monotonic() + timeout
-        while not getattr(self.store, "writable", True):
+        while not self.store.writable:
             if time.monotonic() > deadline:
                 raise PyxisError(
                     f"cluster store not writable after {timeout:.0f}s (no quorum or not synced)"

@@ -104,12 +104,7 @@ async def store_status(call: Call, p: dict[str, Any]) -> dict[str, Any]:
 
     Equal checksums on every node prove byte-identical replicas (``pvecm status``)."""
     store = call.svc.store
-    status = getattr(store, "status", None)
-    out: dict[str, Any] = (
-        dict(status())
-        if callable(status)
-        else {"mode": "local", "gv": store.version, "quorate": True}
-    )
+    out = dict(store.status())
     out.update(node=call.svc.node, checksum=store.checksum(), version=store.version)
-    out["writable"] = 1 if getattr(store, "writable", True) else 0
+    out["writable"] = 1 if store.writable else 0
     return out

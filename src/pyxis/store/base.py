@@ -20,6 +20,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from pyxis.errors import ParamError
 
@@ -92,6 +93,15 @@ class ConfigStore(ABC):
     @property
     def quorate(self) -> bool:
         return True
+
+    @property
+    def writable(self) -> bool:
+        """Whether a mutation would be accepted now (always, in local mode)."""
+        return True
+
+    def status(self) -> dict[str, Any]:
+        """Replication state for operators (``/cluster/config/store``)."""
+        return {"mode": "local", "gv": self.version, "quorate": self.quorate}
 
     def checksum(self) -> str:
         """Order-independent digest of the whole state: equal on byte-identical replicas."""
