@@ -7,7 +7,12 @@ applied by every member).  The baseline is the same workload — 16 concurrent w
 4 KiB values — on one ``LocalStore`` in this process, in the same run.  Prints writes/s,
 p50/p99 commit latency and the ratio.  Needs root and corosync (network namespaces).
 
-Usage: ``.venv/bin/python bench/store_cluster.py [SECONDS]`` (default 10).
+The three corosyncs run as on the testbed (normal scheduling at the highest nice
+priority: they share this machine's cores); ``--realtime`` keeps corosync's default
+round-robin real-time scheduling instead, as on dedicated hosts — three real-time
+corosyncs passing the token on two cores preempt the store processes, which shows.
+
+Usage: ``.venv/bin/python bench/store_cluster.py [SECONDS] [--realtime]`` (default 10).
 """
 
 from __future__ import annotations
@@ -61,8 +66,8 @@ async def local(tmp: Path, seconds: float) -> list[float]:
     return lat
 
 
-async def cluster(tmp: Path, seconds: float) -> tuple[list[float], int]:
-    c = StoreCluster(tmp)
+async def cluster(tmp: Path, seconds: float, realtime: bool) -> tuple[list[float], int]:
+    c = StoreCluster(tmp, realtime=realtime)
     try:
         c.setup()
         await c.start_all()
@@ -87,10 +92,12 @@ async def cluster(tmp: Path, seconds: float) -> tuple[list[float], int]:
         c.close()
 
 
-async def main(seconds: float) -> None:
+async def main(seconds: float, realtime: bool) -> None:
+    sched = "real-time (corosync default)" if realtime else "normal, nice -20 (testbed)"
+    print(f"corosync scheduling: {sched}")
     with tempfile.TemporaryDirectory(prefix="pyxis-bench-") as tmp:
         base = line("LocalStore (1 node)", await local(Path(tmp), seconds), seconds)
-        lat, errors = await cluster(Path(tmp), seconds)
+        lat, errors = await cluster(Path(tmp), seconds, realtime)
         rate = line("ClusterStore (3 nodes)", lat, seconds)
     print(
         f"errors {errors}; ratio cluster/local {rate / base:.2f} "
@@ -109,4 +116,5 @@ def runnable() -> bool:
 if __name__ == "__main__":
     if not runnable():
         sys.exit(0)
-    asyncio.run(main(float(sys.argv[1]) if len(sys.argv) > 1 else 10.0))
+    args = [a for a in sys.argv[1:] if a != "--realtime"]
+    asyncio.run(main(float(args[0]) if args else 10.0, "--realtime" in sys.argv[1:]))

@@ -101,8 +101,8 @@ class Harness:
 class StoreCluster(Cluster):
     """The corosync cluster plus store harnesses; node indexes are 0..NODES-1."""
 
-    def __init__(self, tmp: Path) -> None:
-        super().__init__(tmp)
+    def __init__(self, tmp: Path, *, realtime: bool = False) -> None:
+        super().__init__(tmp, realtime=realtime)
         self.harness: dict[int, Harness] = {}
         self.run_id = 0
 

@@ -97,9 +97,13 @@ def _run(*argv: str, check: bool = True, timeout: float = 30) -> subprocess.Comp
 class Cluster:
     """Namespaces, bridge, corosync daemons; :meth:`close` removes everything."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, *, realtime: bool = False) -> None:
         tag = uuid.uuid4().hex[:6]
         self.tmp = tmp
+        # As on the testbed (cluster/control.py): the instances share this machine's
+        # cores, so by default they run at normal scheduling with the highest nice
+        # priority; ``realtime`` keeps corosync's own default (round-robin real-time).
+        self.realtime = realtime
         self.br = f"pxcsbr{tag}"
         self.ns = [f"pxcs{tag}n{i}" for i in range(1, NODES + 1)]
         self.procs: list[subprocess.Popen[bytes]] = []
@@ -137,6 +141,7 @@ class Cluster:
             f"    ring0_addr: 10.250.{i + 1}.1\n  }}\n"
             for i in range(NODES)
         )
+        sched = "" if self.realtime else "  sched_rr: no\n  priority: max\n"
         for i, ns in enumerate(self.ns):
             state = self.tmp / f"state{i}"
             state.mkdir()
@@ -146,7 +151,7 @@ class Cluster:
                 "  crypto_cipher: none\n  crypto_hash: none\n}\n"
                 f"nodelist {{\n{nodelist}}}\n"
                 "quorum {\n  provider: corosync_votequorum\n}\n"
-                f"system {{\n  state_dir: {state}\n}}\n"
+                f"system {{\n  state_dir: {state}\n{sched}}}\n"
                 "logging {\n  to_stderr: yes\n  to_syslog: no\n}\n"
             )
             log = (self.tmp / f"corosync{i}.log").open("wb")

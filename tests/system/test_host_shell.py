@@ -35,9 +35,7 @@ TIMEOUT = 30.0
 
 
 @contextlib.contextmanager
-def _open(
-    d: Daemon, data: dict[str, Any], cookie: str | None = None
-) -> Iterator[ClientConnection]:
+def _open(d: Daemon, data: dict[str, Any], cookie: str | None = None) -> Iterator[ClientConnection]:
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE

@@ -30,7 +30,7 @@ from store_cluster import NODES, StoreCluster, fault_run
 from pyxis.store.replication.checker import Call, check
 
 pytestmark = pytest.mark.system
-FAULT_SECONDS = float(os.environ.get("PYXIS_STORE_FAULT_SECONDS", "60"))
+FAULT_SECONDS = float(os.environ.get("PYXIS_STORE_FAULT_SECONDS", "90"))
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,11 @@
 With root ``/`` the files are ``/etc/corosync/corosync.conf`` and ``/etc/corosync/authkey``
 and systemd runs the daemons.  With any other ``--root`` (several nodes on one machine,
 the testbed) the files live below the root, the local copy gets a per-node
-``system { state_dir }`` and log settings, and the daemons are spawned detached inside a
+``system { state_dir }``, log settings and normal (not real-time) scheduling at the
+highest nice priority — several corosyncs on one machine share its cores, and real-time
+ones busy passing the token would preempt everything else there, the other nodes'
+daemons included (on two cores the replicated store's writes/s fell to a third) — and
+the daemons are spawned detached inside a
 private mount namespace whose tmpfs ``/run`` keeps instances apart; their pid files live
 in the node's run directory and their output goes to ``<root>/var/log/pyxis/``.
 
@@ -113,11 +117,13 @@ class CorosyncControl:
 
     # --- files -------------------------------------------------------------------
     def local_text(self, text: str) -> str:
-        """The node-local copy of the store's ``text`` (own state dir and logs off /)."""
+        """The node-local copy of the store's ``text`` (own state dir, logs and priority
+        off /; see the module docstring)."""
         if self.system:
             return text
         conf = cc.parse(text)
         conf.system["state_dir"] = str(self.state_dir)
+        conf.system.update({"sched_rr": "no", "priority": "max"})
         conf.totem.extra["keyfile"] = str(self.authkey_path)
         conf.logging.update({"to_syslog": "no", "to_stderr": "yes", "timestamp": "on"})
         return cc.render(conf)

@@ -65,9 +65,11 @@ class ClusterStore(TreeStore):
         pmxcfs) survives a process crash at once and a power loss from the next WAL
         checkpoint on; an acknowledged write is then lost only if every member loses
         power before that — a node that loses a tail resyncs it from the others.
-        ``FULL`` fsyncs every group commit.
+        ``FULL`` fsyncs every group commit.  Under ``NORMAL`` commits run inline on the
+        loop and WAL checkpoints on a worker thread
+        (:mod:`~pyxis.store.replication.committer`).
         """
-        db = StoreDB.open(db_path, synchronous=synchronous)
+        db = StoreDB.open(db_path, synchronous=synchronous, autocheckpoint=synchronous == "FULL")
         try:
             tree = db.load()
             if reset:
@@ -105,15 +107,6 @@ class ClusterStore(TreeStore):
 
     def status(self) -> dict[str, Any]:
         return {"node": self.node, **self._engine.status()}
-
-
-    # --- reads ---------------------------------------------------------------------------
-
-
-
-
-
-
 
     # --- mutations -----------------------------------------------------------------------
     async def write(
@@ -169,7 +162,6 @@ class ClusterStore(TreeStore):
         entry = (await self._engine.submit(op)).unwrap()
         assert entry is not None, "a successful write/create/rename yields its entry"
         return entry
-
 
     async def close(self) -> None:
         await self._engine.close()

@@ -70,17 +70,22 @@ def fsync_dir(path: Path) -> None:
 class StoreDB:
     """The SQLite file behind one node's tree; build it with :meth:`open`."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path, synchronous: str) -> None:
         self.path = path
+        self.synchronous = synchronous
         self._conn: sqlite3.Connection | None = conn
 
     @classmethod
-    def open(cls, db_path: Path, *, synchronous: str = "FULL") -> StoreDB:
+    def open(
+        cls, db_path: Path, *, synchronous: str = "FULL", autocheckpoint: bool = True
+    ) -> StoreDB:
         """Open (creating if needed) and migrate ``db_path``.
 
         ``synchronous``: ``FULL`` fsyncs every commit (local mode: the only copy);
         ``NORMAL`` (cluster mode, as pmxcfs) makes commits survive a process crash at
         once and a power loss from the next WAL checkpoint on.
+        ``autocheckpoint=False``: commits never run a WAL checkpoint (and its fsyncs);
+        the owner calls :meth:`checkpoint` (cluster mode does, on its worker thread).
         """
         if synchronous not in ("FULL", "NORMAL"):
             raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
@@ -98,6 +103,8 @@ class StoreDB:
             if mode != "wal":
                 raise StoreError(f"config store '{db_path}': cannot enable WAL (got {mode})")
             conn.execute(f"PRAGMA synchronous={synchronous}")
+            if not autocheckpoint:
+                conn.execute("PRAGMA wal_autocheckpoint=0")
             conn.executescript(_SCHEMA)
             fsync_dir(db_path.parent)  # the new file's directory entry must be durable too
         except sqlite3.Error as err:
@@ -107,7 +114,7 @@ class StoreDB:
         except BaseException:
             conn.close()
             raise
-        return cls(conn, db_path)
+        return cls(conn, db_path, synchronous)
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -201,6 +208,13 @@ class StoreDB:
 
     def install(self, tree: Tree) -> None:
         self.run(self.prepare_install(tree))
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database file (fsyncs both); the WAL then starts over."""
+        try:
+            self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as err:
+            raise StoreError(f"config store checkpoint failed: {err}") from err
 
     def run(self, stmts: list[tuple[str, tuple[object, ...]]]) -> None:
         """Execute one job as one transaction (one fsync)."""

@@ -58,15 +58,6 @@ class LocalStore(TreeStore):
             db.close()
             raise
 
-    # --- reads ---------------------------------------------------------------
-
-
-
-
-
-
-
-
     # --- mutations -------------------------------------------------------------
     async def write(
         self,
@@ -114,7 +105,6 @@ class LocalStore(TreeStore):
         if cur is None or cur[0] != holder:
             return
         self._apply(Op("unlock", name, holder=holder, now=time.time())).unwrap()
-
 
     async def close(self) -> None:
         await self._hub.close()

@@ -76,6 +76,7 @@ async def test_create_writes_store_and_local_files(svc: FakeSvc) -> None:
     assert len(svc.corosync.read_authkey()) == lifecycle.AUTHKEY_BYTES
     local = svc.corosync.conf_path.read_text()
     assert f"state_dir: {svc.corosync.state_dir}" in local
+    assert "sched_rr: no" in local and "priority: max" in local  # nodes share the cores
     assert "state_dir" not in svc.store.read_text("corosync.conf")
     assert svc.store.read(certs.CA_CERT) is not None
 

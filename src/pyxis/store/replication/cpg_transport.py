@@ -60,10 +60,7 @@ class CpgTransport(Transport):
     @property
     def quorate(self) -> bool:
         return (
-            self._lib_quorate
-            and self._process_quorate
-            and not self._nodedown
-            and not self._closed
+            self._lib_quorate and self._process_quorate and not self._nodedown and not self._closed
         )
 
     def _count_process_votes(self) -> None:

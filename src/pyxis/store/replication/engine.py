@@ -30,12 +30,12 @@ import asyncio
 import contextlib
 import logging
 import struct
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pyxis.errors import QuorumError, StoreError
 from pyxis.store.base import Change
 from pyxis.store.db import StoreDB
+from pyxis.store.replication.committer import Committer, Job
 from pyxis.store.replication.messages import (
     CHUNK,
     Round,
@@ -60,6 +60,8 @@ UNKNOWN = (
     "config store write was applied by the cluster during a membership change, "
     "but its outcome is not known here - re-read before retrying"
 )
+
+_Token = tuple[int, list[Change], int]  # a commit job's index, changes and lineage
 
 
 class Engine(Outbox):
@@ -94,10 +96,9 @@ class Engine(Outbox):
         self._reports: dict[int, int] = {}
         self._changes: list[Change] = []
         self._synced = asyncio.Event()
-        self._executor: ThreadPoolExecutor | None = (
-            ThreadPoolExecutor(1, thread_name_prefix="store-commit") if threaded_commit else None
+        self._committer: Committer[_Token] = Committer(
+            db, self._committed, self._commit_failed, threaded=threaded_commit
         )
-        self._jobs = 0
         self._durable = tree.index
         self._lineage = 0
         self._timer: asyncio.TimerHandle | None = None
@@ -149,8 +150,7 @@ class Engine(Outbox):
         self._mine.clear()
         with contextlib.suppress(StoreError):
             self._commit()
-        if self._executor is not None:
-            await asyncio.get_running_loop().run_in_executor(None, self._executor.shutdown)
+        await self._committer.close()
 
     # --- transport callbacks -----------------------------------------------------------
     def on_confchg(self, members: tuple[int, ...]) -> None:
@@ -347,43 +347,29 @@ class Engine(Outbox):
                 if p is not None:
                     p.result, p.ack_index, p.uncertain = res, tree.index, False
 
-    def _commit(self, job: list[tuple[str, tuple[object, ...]]] | None = None) -> None:
-        """Group commit: persist everything applied since the last call in one job.
+    def _commit(self, install: Job | None = None) -> None:
+        """Group commit: persist everything applied since the last call as one job.
 
-        Jobs run in order on one worker thread, so the event loop keeps delivering
-        (and the next group grows) during the fsync; progress is reported, writers
-        answered and watchers told only once the job is durable."""
-        if job is None and not self.tree.dirty:
-            if self._changes and not self._jobs:
+        Progress is reported, writers answered and watchers told only once the job is
+        durable (:class:`~pyxis.store.replication.committer.Committer` runs it inline
+        or on its worker thread, in order)."""
+        if install is None and not self.tree.dirty:
+            if self._changes and not self._committer.pending:
                 changes, self._changes = self._changes, []
                 self.hub.publish(changes)
             return
-        if job is None:
-            job = self.db.prepare_commit(self.tree)
+        job = install if install is not None else self.db.prepare_commit(self.tree)
         self.stats["commits"] += 1
-        index, changes, self._changes = self.tree.index, self._changes, []
-        lineage = self._lineage
-        self._jobs += 1
-        if self._executor is None:
-            self.db.run(job)
-            self._committed(index, changes, lineage)
-            return
-        fut = asyncio.get_running_loop().run_in_executor(self._executor, self.db.run, job)
-        fut.add_done_callback(lambda f: self._job_done(f, index, changes, lineage))
+        token = (self.tree.index, self._changes, self._lineage)
+        self._changes = []
+        self._committer.submit(job, token, large=install is not None)
 
-    def _job_done(
-        self, f: asyncio.Future[None], index: int, changes: list[Change], lineage: int
-    ) -> None:
-        if f.cancelled() or f.exception() is not None:
-            err = f.exception() if not f.cancelled() else None
-            log.critical("config store commit failed, leaving the cluster: %s", err)
-            self._jobs -= 1
-            asyncio.get_running_loop().create_task(self.close())
-            return
-        self._committed(index, changes, lineage)
+    def _commit_failed(self, err: BaseException | None) -> None:
+        log.critical("config store commit failed, leaving the cluster: %s", err)
+        asyncio.get_running_loop().create_task(self.close())
 
-    def _committed(self, index: int, changes: list[Change], lineage: int) -> None:
-        self._jobs -= 1
+    def _committed(self, token: _Token) -> None:
+        index, changes, lineage = token
         if lineage == self._lineage:  # a job of a history replaced since proves nothing
             self._durable = max(self._durable, index)
         if changes:
@@ -395,7 +381,7 @@ class Engine(Outbox):
     @property
     def busy(self) -> bool:
         """Commits, sends or reports still pending (for tests that wait for quiet)."""
-        return bool(self._jobs or self._outbox or self._report_due or self._buffer)
+        return bool(self._committer.pending or self._outbox or self._report_due or self._buffer)
 
     def _report(self, *, force: bool = False) -> None:
         """Publish progress: on the next op batch, or as an ``applied`` message."""

@@ -158,7 +158,12 @@ def main() -> None:
             f"{profile}.{args.node}",
         )
         return
-    asyncio.run(serve(args.db, args.node, args.reset))
+    try:  # the same event loop as pyxisd
+        import uvloop
+    except ImportError:
+        asyncio.run(serve(args.db, args.node, args.reset))
+    else:
+        uvloop.run(serve(args.db, args.node, args.reset))
 
 
 if __name__ == "__main__":
