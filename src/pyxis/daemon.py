@@ -22,6 +22,7 @@ from typing import Any
 
 import uvicorn
 
+from pyxis.cfs.mount import CfsMount
 from pyxis.metrics.collector import interval_from_env
 from pyxis.paths import Paths
 from pyxis.server.app import ApiApp
@@ -64,8 +65,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=interval_from_env(),
         help="seconds between status collections (default 10, or $PYXIS_STATS_INTERVAL)",
     )
+    ap.add_argument(
+        "--cfs-mount",
+        default="auto",
+        help="where to mount the config store as files (default: /etc/pyxis when the "
+        "root is /, else nowhere; 'none' turns it off)",
+    )
     ap.add_argument("--log-level", default="info")
     return ap.parse_args(argv)
+
+
+def cfs_mountpoint(root: str, choice: str) -> Path | None:
+    """The config store mount point ``--cfs-mount`` asks for (None: no mount)."""
+    if choice == "none":
+        return None
+    if choice == "auto":
+        return Path("/etc/pyxis") if Path(root).resolve() == Path("/") else None
+    return Path(choice)
 
 
 def _split_listen(listen: str) -> tuple[str, int]:
@@ -145,12 +161,18 @@ async def serve(args: argparse.Namespace) -> None:
         )
 
     collector = asyncio.create_task(svc.metrics.run(args.stats_interval), name="collector")
+    mountpoint = cfs_mountpoint(args.root, args.cfs_mount)
+    cfs = CfsMount(svc, mountpoint) if mountpoint is not None else None
     try:
+        if cfs is not None:
+            await cfs.start()
         await asyncio.gather(tcp.serve(), local.serve(), announce())
     finally:
         collector.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await collector
+        if cfs is not None:
+            await cfs.stop()
         await svc.close()
         with contextlib.suppress(FileNotFoundError):
             paths.pidfile.unlink()

@@ -110,6 +110,7 @@ class Daemon:
         self.port = port or free_port()
         self.logfile = root.parent / f"{root.name}.pyxisd.log"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.args: list[str] = []  # more pyxisd options
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -130,6 +131,7 @@ class Daemon:
                     f"{self._host}:{self.port}",
                     "--auth-fail-delay",
                     "0",
+                    *self.args,
                 ],
                 stdin=subprocess.DEVNULL,
                 stdout=log,

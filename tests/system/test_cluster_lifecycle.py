@@ -189,6 +189,54 @@ def test_refusals_change_nothing(bed: Bed, tmp_path: Path) -> None:
         assert bed.quorum(name)["quorate"]
 
 
+def test_corosync_conf_edited_as_a_file(bed: Bed, tmp_path: Path) -> None:
+    """Editing corosync.conf through a node's config store view (as in /etc/pve)."""
+    version = int(bed.conf("node1"))
+    view = bed.root / "node1" / "etc" / "pyxis"
+
+    def sh(script: str) -> subprocess.CompletedProcess[str]:
+        return tb(bed.root, "exec", "node1", "--", "sh", "-c", script, timeout=60)
+
+    cur = sh(f"cat {view}/corosync.conf")
+    assert cur.returncode == 0 and f"config_version: {version}" in cur.stdout, cur.stderr
+    bad = {
+        "syntax": cur.stdout.replace("totem {", "totem {{", 1),
+        "version not raised": cur.stdout + "\n",
+        "renamed": cur.stdout.replace("cluster_name: ", "cluster_name: x", 1).replace(
+            f"config_version: {version}", f"config_version: {version + 1}"
+        ),
+    }
+    for why, text in bad.items():
+        f = tmp_path / "bad.conf"
+        f.write_text(text)
+        res = sh(f"cp {f} {view}/corosync.conf")
+        assert res.returncode != 0 and "Invalid argument" in res.stderr, (why, res)
+    log = (bed.root / "log" / "node1.pyxisd.log").read_text()
+    assert "refused a write of 'corosync.conf' through the file system: corosync.conf line" in log
+    assert "must be raised above" in log and "cluster name cannot change" in log
+    for name in bed.nodes:  # nothing changed, the cluster is healthy
+        assert bed.conf(name) == str(version)
+        assert bed.quorum(name)["quorate"]
+
+    # the operator's way: edit a copy, raise config_version, move it into place
+    good = tmp_path / "good.conf"
+    good.write_text(
+        cur.stdout.replace(f"config_version: {version}", f"config_version: {version + 1}")
+    )
+    res = sh(
+        f"cp {good} {view}/corosync.conf.new && mv {view}/corosync.conf.new {view}/corosync.conf"
+    )
+    assert res.returncode == 0, res.stderr
+    deadline = time.monotonic() + 30
+    for name in bed.nodes:
+        local = bed.root / name / "etc" / "corosync" / "corosync.conf"
+        while f"config_version: {version + 1}" not in local.read_text():
+            assert time.monotonic() < deadline, f"{name} did not follow the edit"
+            time.sleep(0.2)
+        assert bed.conf(name) == str(version + 1)
+        assert bed.quorum(name)["quorate"]
+
+
 def _remove(bed: Bed, victim: str, survivors: list[str]) -> None:
     res = tb(bed.root, "kill", victim)
     assert res.returncode == 0, res.stderr

@@ -216,7 +216,8 @@ def _exec(tb: Testbed, name: str, command: list[str]) -> int:
         return _fail(f"{node.name}: namespace {node.netns} is gone")
     env = dict(os.environ, PYXIS_ROOT=str(node.root(tb.root)))
     sys.stdout.flush()
-    os.execvpe("ip", ["ip", "netns", "exec", node.netns, *command], env)  # noqa: S606
+    prefix = nodes.namespace_argv(tb, node)
+    os.execvpe(prefix[0], [*prefix, *command], env)  # noqa: S606
 
 
 def _signal(tb: Testbed, cmd: str, name: str) -> int:

@@ -55,6 +55,23 @@ def _spawn(argv: list[str], log: Path, env: dict[str, str] | None = None) -> int
     return spawn_detached(argv, log, env).pid
 
 
+def cfs_path(tb: Testbed, node: NodeState) -> Path:
+    """Where the node's pyxisd mounts its config store view.  ``ip netns exec`` gives
+    pyxisd a mount namespace of its own, so the mount is seen from the node's
+    namespaces only (``pyxis testbed exec``) and goes away with the daemon."""
+    return node.root(tb.root) / "etc" / "pyxis"
+
+
+def namespace_argv(tb: Testbed, node: NodeState) -> list[str]:
+    """The command prefix that runs a program inside the node: in its running pyxisd's
+    network and mount namespaces (so its config store view is there), else in the
+    node's network namespace."""
+    pid = node.pids.get("pyxisd", 0)
+    if pid and alive(pid) and _owned(tb, node, pid):
+        return ["nsenter", f"--target={pid}", "--net", "--mount", "--"]
+    return ["ip", "netns", "exec", node.netns]
+
+
 def start_pyxisd(tb: Testbed, node: NodeState) -> int:
     """Start ``pyxisd`` for the node inside its namespace (returns at once)."""
     root = node.root(tb.root)
@@ -71,6 +88,8 @@ def start_pyxisd(tb: Testbed, node: NodeState) -> int:
         node.name,
         "--listen",
         f"{node.address}:{API_PORT}",
+        "--cfs-mount",
+        str(cfs_path(tb, node)),
     ]
     env = dict(os.environ, PYXIS_ROOT=str(root))
     log = tb.log_dir / f"{node.name}.pyxisd.log"
