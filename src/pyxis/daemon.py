@@ -171,9 +171,11 @@ async def serve(args: argparse.Namespace) -> None:
         collector.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await collector
-        if cfs is not None:
-            await cfs.stop()
-        await svc.close()
+        try:
+            if cfs is not None:
+                await cfs.stop()
+        finally:
+            await svc.close()
         with contextlib.suppress(FileNotFoundError):
             paths.pidfile.unlink()
 

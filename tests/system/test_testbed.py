@@ -91,6 +91,22 @@ def live_processes(marker: str) -> list[str]:
     return found
 
 
+TEMPLATE = "busybox-1.35-pyxis_1.0-1_amd64.tar.zst"
+
+
+def _node_cli(root: Path, node: str) -> Any:
+    env = dict(os.environ, PYXIS_ROOT=str(root / node))
+
+    def cli(*argv: str) -> str:
+        res = subprocess.run(
+            [tool(argv[0]), *argv[1:]], capture_output=True, text=True, env=env, timeout=300
+        )
+        assert res.returncode == 0, f"{argv}: {res.stdout}\n{res.stderr}"
+        return res.stdout
+
+    return cli
+
+
 def test_three_node_testbed(tmp_path: Path) -> None:
     root = tmp_path / "tb"
     state: dict[str, Any] = {}
@@ -122,7 +138,17 @@ def test_three_node_testbed(tmp_path: Path) -> None:
         ok(root, "heal")
         assert reachable(root, "node1", n3)
 
+        # a container of node2 (its own network namespace) dies with node2 too
+        pct = _node_cli(root, "node2")
+        pct("pveam", "download", "local", TEMPLATE)
+        pct("pct", "create", "200", f"local:vztmpl/{TEMPLATE}", "--rootfs", "local:0")
+        pct("pct", "start", "200")
+        current = pct("pvesh", "get", "/nodes/node2/lxc/200/status/current",
+                      "--output-format", "json")  # fmt: skip
+        ct_init = int(json.loads(current)["pid"])
+        assert Path(f"/proc/{ct_init}").exists()
         ok(root, "kill", "node2")
+        assert not Path(f"/proc/{ct_init}").exists()
         with pytest.raises(requests.ConnectionError):
             requests.get(
                 by_name["node2"]["api_url"] + "/api2/json/version", verify=False, timeout=5

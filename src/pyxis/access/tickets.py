@@ -35,9 +35,9 @@ AUTHKEY_LIFETIME = 24 * 3600
 TFA_MARK = "!tfa!"
 API_TOKEN_SCHEME = "PVEAPIToken"  # noqa: S105 - a header scheme name, not a secret
 
-_HEX_TIME_RE = re.compile(r"^[0-9A-F]{8}$")
-_SIG_RE = re.compile(r"^[A-Za-z0-9+/=]+$")
-_DATA_RE = re.compile(r"^[^\s:]+$")
+_HEX_TIME_RE = re.compile(r"^[0-9A-F]{8}\Z")
+_SIG_RE = re.compile(r"^[A-Za-z0-9+/=]+\Z")
+_DATA_RE = re.compile(r"^[^\s:]+\Z")
 _TOKEN_HEADER_RE = re.compile(rf"^{API_TOKEN_SCHEME}(?:=|\s+)(\S+)$")
 
 

@@ -21,7 +21,7 @@ from pyxis.schema import formats
 
 ROOT = "root@pam"
 
-_PATH_RE = re.compile(r"^[A-Za-z0-9.\-_/]+$")
+_PATH_RE = re.compile(r"^[A-Za-z0-9.\-_/]+\Z")
 # the bytes upstream leaves readable: printable ASCII except ':'; '%' is escaped too so
 # that a literal percent sign survives a round trip
 _TEXT_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) not in ":%")

@@ -49,7 +49,7 @@ STATUS_PROPS = dict(
     used=opt(INT),
     avail=opt(INT),
 )
-SIZE_RE = re.compile(r"^(\d+)([MG]?)$")
+SIZE_RE = re.compile(r"^(\d+)([MG]?)\Z")
 CHUNK_HASH = 1 << 20
 
 
@@ -250,7 +250,7 @@ async def alloc_volume(call: Call, p: dict[str, Any]) -> str:
         raise ParamError.one("size", "size must be greater than zero")
     vmid, name = int(p["vmid"]), p["filename"]
     fmt = p.get("format")
-    dm = re.match(r"^(?:vm|base)-(\d+)-disk-\d+(?:\.(raw|qcow2|vmdk))?$", name)
+    dm = re.match(r"^(?:vm|base)-(\d+)-disk-\d+(?:\.(raw|qcow2|vmdk))?\Z", name)
     if not dm:
         raise ParamError.one(
             "filename",

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 CONSOLE = perm("/vms/{vmid}", ["VM.Console"])
 BASE = {"node": NODE, "vmid": VMID}
 SERIALS = ["serial0", "serial1", "serial2", "serial3"]
-_SERIAL_RE = re.compile(r"^serial[0-3]$")
+_SERIAL_RE = re.compile(r"^serial[0-3]\Z")
 _PASSWORD_CHARS = string.ascii_letters + string.digits
 
 

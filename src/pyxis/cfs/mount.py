@@ -12,7 +12,6 @@ on the daemon's event loop.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
 import json
 import logging
@@ -34,6 +33,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pyxis.cfs")
 OPTIONS = ("fsname=pyxis", "subtype=pyxis", "default_permissions", "allow_other")
+STOP_TIMEOUT = 10.0
 
 
 def check_corosync_edit(store: ConfigStore, path: str, data: bytes) -> str | None:
@@ -78,6 +78,7 @@ def sources(svc: Services) -> Sources:
             ".version": lambda: _json(version_json(svc.store)),
         },
         validate=check_corosync_edit,
+        guarded=frozenset({STORE_PATH}),
     )
 
 
@@ -134,6 +135,15 @@ async def _wait_readable(fd: int) -> None:
             shim._read_futures.pop(fd, None)
 
 
+def _notify_closing(fd: int) -> None:
+    """pyfuse3's ``notify_closing`` for asyncio, skipping futures already resolved."""
+    import pyfuse3.asyncio as shim
+
+    for fut in shim._read_futures.get(fd, ()):
+        if not fut.done():
+            fut.set_exception(shim.ClosedResourceError())
+
+
 class CfsMount:
     """One mounted view; :meth:`start` mounts and serves, :meth:`stop` unmounts."""
 
@@ -152,13 +162,18 @@ class CfsMount:
 
         from pyxis.cfs.ops import StoreFS
 
-        await detach_stale(self.mountpoint)
-        self.mountpoint.mkdir(parents=True, exist_ok=True)
+        try:
+            await detach_stale(self.mountpoint)
+            self.mountpoint.mkdir(parents=True, exist_ok=True)
+        except OSError as err:  # the view is optional: the daemon runs on without it
+            log.warning("not mounting the config store at %s: %s", self.mountpoint, err)
+            return False
         pyfuse3.asyncio.enable()
         pyfuse3.asyncio.wait_readable = _wait_readable  # type: ignore[assignment]
+        pyfuse3.asyncio.notify_closing = _notify_closing  # type: ignore[assignment]
         try:
             pyfuse3.init(StoreFS(sources(self.svc)), str(self.mountpoint), set(OPTIONS))
-        except RuntimeError as err:
+        except Exception as err:
             log.warning("not mounting the config store at %s: %s", self.mountpoint, err)
             return False
         self._task = asyncio.create_task(self._serve(), name="cfs")
@@ -179,7 +194,15 @@ class CfsMount:
         import pyfuse3
 
         pyfuse3.terminate()
-        with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
-            await asyncio.wait_for(self._task, 5)
+        task, self._task = self._task, None
+        # Requests still running (a store write waits up to a minute) would reply
+        # into a freed session: close only once every one of them is done.
+        done, _ = await asyncio.wait({task}, timeout=STOP_TIMEOUT)
+        if not done:
+            log.warning(
+                "config store requests still running at exit: leaving %s mounted "
+                "(the next start detaches it)",
+                self.mountpoint,
+            )
+            return
         pyfuse3.close(unmount=True)
-        self._task = None

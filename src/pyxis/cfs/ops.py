@@ -17,7 +17,9 @@ JSON files (``.members``, ``.vmlist``, ``.version``) and the node links (``local
   mount only, until a file is written into it;
 - a file that a validator refuses (``corosync.conf`` that does not parse, renames the
   cluster or does not raise ``config_version``) fails with ``EINVAL`` and the reason is
-  logged; the store keeps the previous content;
+  logged; the store keeps the previous content.  Such a guarded file cannot be deleted
+  or renamed away (``EPERM``), and is written only over the content it was checked
+  against (``EAGAIN`` when another writer came first);
 - sizes follow the store's limits (``EFBIG`` above 1 MiB per file); after a refused
   write the open file stores nothing on close (its close fails with the same error).
 
@@ -38,8 +40,9 @@ from dataclasses import dataclass
 import pyfuse3
 
 from pyxis.cfs.sources import Sources
-from pyxis.errors import Conflict, NotFound, PyxisError, QuorumError
-from pyxis.store.base import MAX_FILE, MAX_TOTAL, ConfigStore, check_path
+from pyxis.errors import Conflict, NotFound, PyxisError, QuorumError, StoreError
+from pyxis.store.base import MAX_FILE, MAX_TOTAL, ConfigStore, check_path, digest
+from pyxis.store.tree import MODIFIED
 
 log = logging.getLogger("pyxis.cfs")
 
@@ -52,6 +55,8 @@ class Handle:
     dirty: bool = False
     new: bool = False
     written: bool = False  # data written (or ftruncate'd) through this handle
+    gen: int = 0  # bumped by every change of data: a commit clears dirty only if current
+    gone: bool = False  # its file was unlinked or replaced: it stores nothing any more
     error: int = 0  # a refused write poisons the handle: its content is never stored
 
 
@@ -66,9 +71,12 @@ def store_errno(err: PyxisError) -> int:
     if isinstance(err, NotFound):
         return errno.ENOENT
     if isinstance(err, Conflict):
-        return errno.EEXIST
-    if "too large" in err.message or "full" in err.message:
-        return errno.EFBIG
+        return errno.EAGAIN if err.message == MODIFIED else errno.EEXIST
+    if isinstance(err, StoreError):
+        if "too large" in err.message:
+            return errno.EFBIG
+        if "limit of" in err.message or "would hold" in err.message:
+            return errno.ENOSPC
     return errno.EIO
 
 
@@ -332,6 +340,7 @@ class StoreFS(pyfuse3.Operations):  # type: ignore[misc]
             h.data.extend(bytes(off - len(h.data)))
         h.data[off:end] = buf
         h.dirty = h.written = True
+        h.gen += 1
         return len(buf)
 
     async def flush(self, fh: int) -> None:
@@ -350,7 +359,7 @@ class StoreFS(pyfuse3.Operations):  # type: ignore[misc]
         h = self._handles.pop(fh, None)
         if h is None:
             return
-        if h.dirty and not h.error:
+        if h.dirty and not h.error and not h.gone:
             with contextlib.suppress(pyfuse3.FUSEError):  # logged; nobody to tell
                 await self.commit(h)
         if self._new.get(h.path) is h:
@@ -360,30 +369,37 @@ class StoreFS(pyfuse3.Operations):  # type: ignore[misc]
         """Write a changed handle's whole content to the store (validated)."""
         if h.error:
             raise _fail(h.error)
-        if not h.dirty:
+        if not h.dirty or h.gone:
             return
+        gen = h.gen
         try:
             await self._put(h.path, bytes(h.data))
         except pyfuse3.FUSEError as err:
             h.error = err.errno
             raise
-        h.dirty = False
+        if h.gen == gen:  # else written again meanwhile: the next flush stores that
+            h.dirty = False
         if self._new.get(h.path) is h:
             del self._new[h.path]
         self._drop_mkdirs(h.path)
 
-    def _check(self, store: ConfigStore, path: str, data: bytes) -> None:
+    def _check(self, store: ConfigStore, path: str, data: bytes) -> str | None:
+        """Validate ``data`` for ``path``; return the digest a guarded write expects."""
         if self.src.validate is not None:
             why = self.src.validate(store, path, data)
             if why is not None:
                 log.warning("refused a write of '%s' through the file system: %s", path, why)
                 raise _fail(errno.EINVAL)
+        if path in self.src.guarded:
+            current = store.read(path)
+            return digest(current) if current is not None else None
+        return None
 
     async def _put(self, path: str, data: bytes) -> None:
         store = self.store
-        self._check(store, path, data)
+        expect = self._check(store, path, data)
         try:
-            await store.write(path, data, writer=self.src.node)
+            await store.write(path, data, writer=self.src.node, expect_digest=expect)
         except PyxisError as err:
             log.warning("writing '%s' through the file system failed: %s", path, err.message)
             raise _fail(store_errno(err)) from None
@@ -425,6 +441,7 @@ class StoreFS(pyfuse3.Operations):  # type: ignore[misc]
                 del h.data[size:]
                 h.data.extend(bytes(size - len(h.data)))
                 h.dirty = h.written = True
+                h.gen += 1
             else:  # truncate(2) by path: write it now
                 data = bytearray(self.content(path))
                 del data[size:]
@@ -439,13 +456,32 @@ class StoreFS(pyfuse3.Operations):  # type: ignore[misc]
             raise _fail(errno.EISDIR)
         if kind in ("virtual", "link"):
             raise _fail(errno.EACCES)
+        if path in self.src.guarded:
+            raise _fail(errno.EPERM)
         if path in self._new and self.store.get(path) is None:
-            del self._new[path]
+            self._forget_handles(path)
             return
         try:
             await self.store.delete(path)
         except PyxisError as err:
             raise _fail(store_errno(err)) from None
+        self._forget_handles(path)
+
+    def _forget_handles(self, path: str) -> None:
+        """Open handles of an unlinked or replaced file store nothing any more."""
+        for h in self._handles.values():
+            if h.path == path:
+                h.gone = True
+        self._new.pop(path, None)
+
+    def _move_handles(self, src: str, dst: str) -> None:
+        """Open handles follow their file to its new name (as a descriptor does)."""
+        for h in self._handles.values():
+            if h.path == src and not h.gone:
+                h.path = dst
+        pending = self._new.pop(src, None)
+        if pending is not None:
+            self._new[dst] = pending
 
     async def rename(
         self,
@@ -468,19 +504,23 @@ class StoreFS(pyfuse3.Operations):  # type: ignore[misc]
             raise _fail(errno.EINVAL)
         if dst_kind is not None and flags & pyfuse3.RENAME_NOREPLACE:
             raise _fail(errno.EEXIST)
+        if src in self.src.guarded:
+            raise _fail(errno.EPERM)
         pending = self._new.get(src)
         if pending is not None and self.store.get(src) is None:
             await self.commit(pending)  # renamed before it was ever closed
         store = self.store
         data = self.content(src)
-        self._check(store, dst, data)
+        expect = self._check(store, dst, data)
         try:
             if dst_kind is None:
                 await store.rename(src, dst)
             else:  # the store refuses to rename over a file: replace it, then drop src
-                await store.write(dst, data, writer=self.src.node)
+                await store.write(dst, data, writer=self.src.node, expect_digest=expect)
                 await store.delete(src)
         except PyxisError as err:
             log.warning("renaming '%s' to '%s' failed: %s", src, dst, err.message)
             raise _fail(store_errno(err)) from None
+        self._forget_handles(dst)
+        self._move_handles(src, dst)
         self._drop_mkdirs(dst)

@@ -22,3 +22,6 @@ class Sources:
     node: str
     virtual: dict[str, Callable[[], bytes]] = field(default_factory=dict)
     validate: Validator | None = None
+    # files the validator guards: never deleted or renamed away through the view, and
+    # written only over the very content the validator checked against
+    guarded: frozenset[str] = frozenset()

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 
 from pyxis.errors import ParamError
 
-CLUSTER_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-]{0,14}$")
+CLUSTER_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-]{0,14}\Z")
 MAX_LINKS = 8
-_KEY_RE = re.compile(r"^([A-Za-z0-9_.]+)\s*:\s*(.*)$")
-_OPEN_RE = re.compile(r"^([A-Za-z0-9_.]+)\s*\{$")
+_KEY_RE = re.compile(r"^([A-Za-z0-9_.]+)\s*:\s*(.*)\Z")
+_OPEN_RE = re.compile(r"^([A-Za-z0-9_.]+)\s*\{\Z")
 
 
 class ConfError(ParamError):

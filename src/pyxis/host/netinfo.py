@@ -18,7 +18,7 @@ RESOLV_CONF = Path("/etc/resolv.conf")
 HOSTS = Path("/etc/hosts")
 PROC_NET_DEV = Path("/proc/net/dev")
 MAX_NAMESERVERS = 3
-_GUEST_DEV = re.compile(r"^(?:tap|veth)(\d+)i(\d+)$")
+_GUEST_DEV = re.compile(r"^(?:tap|veth)(\d+)i(\d+)\Z")
 
 
 def parse_resolv(text: str) -> dict[str, str]:

@@ -21,8 +21,8 @@ log = logging.getLogger("pyxis.metrics")
 
 # upstream's PVE::Network::PHYSICAL_NIC_RE: the node's traffic is that of its physical
 # NICs only; bridges, bonds, VLANs and taps carry the same bytes again
-PHYSICAL_NIC_RE = re.compile(r"^(?:eth\d+|en[^:.]+|ib[^:.]+)$")
-TAP_RE = re.compile(r"^tap(\d+)i\d+$")
+PHYSICAL_NIC_RE = re.compile(r"^(?:eth\d+|en[^:.]+|ib[^:.]+)\Z")
+TAP_RE = re.compile(r"^tap(\d+)i\d+\Z")
 
 
 @dataclass(frozen=True)

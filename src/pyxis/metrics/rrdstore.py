@@ -54,7 +54,7 @@ KIND_METRICS: dict[str, tuple[str, ...]] = {
     "lxc": GUEST_METRICS,
     "storage": ("total", "used"),
 }
-_IDENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_IDENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 
 
 class UnknownKind(PyxisError):

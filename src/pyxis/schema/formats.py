@@ -16,19 +16,19 @@ FormatFn = Callable[[str], str]
 
 _FORMATS: dict[str, FormatFn] = {}
 
-CONFIGID_RE = re.compile(r"^[a-z][a-z0-9_-]+$", re.IGNORECASE)
-NODE_RE = re.compile(r"^(?=.{1,63}$)[a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?$")
-STORAGE_ID_RE = re.compile(r"^[a-z][a-z0-9\-_.]*[a-z0-9]$", re.IGNORECASE)
-REALM_RE = re.compile(r"^[A-Za-z][A-Za-z0-9.\-_]+$")
-USER_RE = re.compile(r"^[^\s:/]+$")
-TOKEN_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9.\-_]+$")
-ROLE_RE = re.compile(r"^[A-Za-z0-9.\-_]+$")
-MAC_RE = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
+CONFIGID_RE = re.compile(r"^[a-z][a-z0-9_-]+\Z", re.IGNORECASE)
+NODE_RE = re.compile(r"^(?=.{1,63}$)[a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?\Z")
+STORAGE_ID_RE = re.compile(r"^[a-z][a-z0-9\-_.]*[a-z0-9]\Z", re.IGNORECASE)
+REALM_RE = re.compile(r"^[A-Za-z][A-Za-z0-9.\-_]+\Z")
+USER_RE = re.compile(r"^[^\s:/]+\Z")
+TOKEN_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9.\-_]+\Z")
+ROLE_RE = re.compile(r"^[A-Za-z0-9.\-_]+\Z")
+MAC_RE = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}\Z")
 DNS_NAME_RE = re.compile(
     r"^(?=.{1,255}$)([a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?\.)*"
     r"[a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?$"
 )
-PRIV_RE = re.compile(r"^[A-Z][A-Za-z]*\.[A-Za-z.]+$")
+PRIV_RE = re.compile(r"^[A-Z][A-Za-z]*\.[A-Za-z.]+\Z")
 LIST_SPLIT_RE = re.compile(r"[,;\s\0]+")
 CONTENT_TYPES = ("images", "rootdir", "vztmpl", "iso", "backup", "snippets", "import", "none")
 
@@ -80,7 +80,7 @@ register("pve-storage-id")(_matching(STORAGE_ID_RE, "storage ID"))
 register("pve-realm")(_matching(REALM_RE, "realm name"))
 register("pve-roleid")(_matching(ROLE_RE, "role ID"))
 register("pve-groupid")(_matching(ROLE_RE, "group ID"))
-register("pve-poolid")(_matching(re.compile(r"^[A-Za-z0-9.\-_/]+$"), "pool ID"))
+register("pve-poolid")(_matching(re.compile(r"^[A-Za-z0-9.\-_/]+\Z"), "pool ID"))
 register("mac-addr")(_matching(MAC_RE, "MAC address"))
 register("dns-name")(_matching(DNS_NAME_RE, "DNS name"))
 register("pve-priv")(_matching(PRIV_RE, "privilege name"))
@@ -226,12 +226,12 @@ def startup_order(value: str) -> str:
 
 
 register("mac-prefix")(
-    _matching(re.compile(r"^[0-9a-fA-F][02468aAcCeE](:[0-9a-fA-F]{2}){0,2}:?$"), "MAC prefix")
+    _matching(re.compile(r"^[0-9a-fA-F][02468aAcCeE](:[0-9a-fA-F]{2}){0,2}:?\Z"), "MAC prefix")
 )
 
 
-ABS_PATH_RE = re.compile(r"^/[^\0\n]*$")
-BRIDGE_RE = re.compile(r"^[-_.\w]+$", re.ASCII)
+ABS_PATH_RE = re.compile(r"^/[^\0\n]*\Z")
+BRIDGE_RE = re.compile(r"^[-_.\w]+\Z", re.ASCII)
 HOTPLUG_FEATURES = ("network", "disk", "cpu", "memory", "usb", "cloudinit")
 
 

@@ -17,7 +17,7 @@ from pyxis.errors import NotImplementedErr
 
 Handler = Callable[[Any, dict[str, Any]], Awaitable[Any]]
 HTTP_METHODS = ("GET", "POST", "PUT", "DELETE")
-PARAM_SEG_RE = re.compile(r"^\{([a-z][a-z0-9_-]*)\}$")
+PARAM_SEG_RE = re.compile(r"^\{([a-z][a-z0-9_-]*)\}\Z")
 # Below these paths the rest of the URI is one parameter, unencoded '/' included:
 # volume IDs hold '/' and clients such as proxmoxer put them in the path as they are
 # (upstream registers the content subtree with an empty fragment delimiter).

@@ -15,8 +15,8 @@ from pyxis.schema import formats
 
 TRUE_WORDS = {"1", "on", "yes", "true"}
 FALSE_WORDS = {"0", "off", "no", "false"}
-INT_RE = re.compile(r"^[+-]?\d+$")
-NUM_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+INT_RE = re.compile(r"^[+-]?\d+\Z")
+NUM_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\Z")
 
 
 @lru_cache(maxsize=512)

@@ -17,11 +17,11 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-HEADER_RE = re.compile(r"^(\S+):\s*(\S+)\s*$")
+HEADER_RE = re.compile(r"^(\S+):\s*(\S+)\s*\Z")
 # Key lines must be indented; the value runs to the end of the line (spaces allowed).
-KEY_RE = re.compile(r"^\s+(\S+)(?:\s+(.*\S))?\s*$")
-SECTION_TYPE_RE = re.compile(r"^[a-z][a-z0-9_-]*$", re.IGNORECASE)
-KEY_NAME_RE = re.compile(r"^[a-z][a-z0-9_.-]*$", re.IGNORECASE)
+KEY_RE = re.compile(r"^\s+(\S+)(?:\s+(.*\S))?\s*\Z")
+SECTION_TYPE_RE = re.compile(r"^[a-z][a-z0-9_-]*\Z", re.IGNORECASE)
+KEY_NAME_RE = re.compile(r"^[a-z][a-z0-9_.-]*\Z", re.IGNORECASE)
 
 
 @dataclass

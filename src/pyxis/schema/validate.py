@@ -19,7 +19,7 @@ Schema = dict[str, Any]
 NOT_IN_SCHEMA = (
     "property is not defined in schema and the schema does not allow additional properties"
 )
-INDEXED_RE = re.compile(r"^([a-z][a-z_-]*?)(\d+)$")
+INDEXED_RE = re.compile(r"^([a-z][a-z_-]*?)(\d+)\Z")
 
 
 def family_schema(props: dict[str, Schema], key: str) -> Schema | None:

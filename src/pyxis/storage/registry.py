@@ -34,7 +34,7 @@ PRUNE_BACKUPS_FORMAT: dict[str, Schema] = {
         for k in ("last", "hourly", "daily", "weekly", "monthly", "yearly")
     },
 }
-DIR_OVERRIDE_RE = re.compile(r"^([a-z]+)=(.+)$")
+DIR_OVERRIDE_RE = re.compile(r"^([a-z]+)=(.+)\Z")
 
 
 def _prune_backups(value: str) -> str:

@@ -50,12 +50,12 @@ UPLOAD_EXT = {
     "import": (".ova", ".ovf", ".qcow2", ".raw", ".vmdk"),
 }
 # Uploaded names are stricter than what we list: no spaces, nothing shell-unfriendly.
-UPLOAD_NAME_RE = re.compile(r"^[A-Za-z0-9_\-][A-Za-z0-9_.\-]*$")
+UPLOAD_NAME_RE = re.compile(r"^[A-Za-z0-9_\-][A-Za-z0-9_.\-]*\Z")
 BACKUP_EXT_RE = re.compile(r"\.(tgz|(?:tar|vma)(?:\.(?:gz|lzo|zst))?)$")
 BACKUP_TIME_RE = re.compile(r"-(\d{4}_\d{2}_\d{2}-\d{2}_\d{2}_\d{2})\.")
 BACKUP_VMID_RE = re.compile(r"-([1-9][0-9]{2,8})-[^/]+$")
 BACKUP_TYPE_RE = re.compile(r"^vzdump-(qemu|lxc|openvz)-")
-DISK_NAME_RE = re.compile(r"^(?:vm|base|subvol|basevol)-(?P<vmid>\d+)-disk-(?P<n>\d+)(?:\.\w+)?$")
+DISK_NAME_RE = re.compile(r"^(?:vm|base|subvol|basevol)-(?P<vmid>\d+)-disk-(?P<n>\d+)(?:\.\w+)?\Z")
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from pyxis.errors import ParamError
 MAX_FILE = 1024 * 1024
 MAX_TOTAL = 128 * 1024 * 1024
 LOCK_TTL = 120.0
-PATH_RE = re.compile(r"^[A-Za-z0-9_.\-+@]+(/[A-Za-z0-9_.\-+@]+)*$")
+PATH_RE = re.compile(r"^[A-Za-z0-9_.\-+@]+(/[A-Za-z0-9_.\-+@]+)*\Z")
 
 
 def digest(data: bytes) -> str:

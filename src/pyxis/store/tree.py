@@ -34,7 +34,7 @@ MAX_ENTRIES = 256 * 1024  # upstream's inode limit (memdb.h)
 MODIFIED = "detected modified configuration - file changed by other user? Try again."
 LOST = "config store write lost in a membership change, retry"
 OP_KINDS = frozenset({"write", "create", "delete", "rename", "lock", "unlock"})
-GUEST_RE = re.compile(r"^nodes/([^/]+)/(qemu-server|lxc)/([^/]+)\.conf$")
+GUEST_RE = re.compile(r"^nodes/([^/]+)/(qemu-server|lxc)/([^/]+)\.conf\Z")
 _MOD = 1 << 128
 
 

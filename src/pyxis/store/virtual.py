@@ -18,7 +18,7 @@ from typing import Any
 from pyxis.store.base import ConfigStore
 
 # Guest IDs as upstream accepts them: 100 .. 999999999, no leading zero.
-VMID_RE = re.compile(r"^[1-9][0-9]{2,8}$")
+VMID_RE = re.compile(r"^[1-9][0-9]{2,8}\Z")
 GUEST_DIRS = {"qemu-server": "qemu", "lxc": "lxc"}
 
 # Cluster-wide files whose versions ``.version`` reports, as upstream's fixed change list:

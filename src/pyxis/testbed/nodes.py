@@ -5,7 +5,8 @@
 host; the mount disappears with the process).  ``pyxisd`` runs with ``ip netns exec``;
 its unix socket lives under its own root, so the node's CLIs work from the host with
 ``PYXIS_ROOT=<root>/<node>``.  Everything of a node (daemon, corosync, guests) is found
-through ``ip netns pids``, which is how ``kill``/``stop``/``cont`` reach all of it.
+through ``ip netns pids`` plus the node's container cgroups (a container has a network
+namespace of its own), which is how ``kill``/``stop``/``cont`` reach all of it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ import sys
 import time
 from pathlib import Path
 
+from pyxis.guests.cgroups import guest_cgroup_name
+from pyxis.guests.lxc.runtime import lxcpath_for
+from pyxis.paths import Paths
 from pyxis.testbed.model import API_PORT, NodeState, Testbed
 from pyxis.testbed.net import netns_pids
 from pyxis.util.spawn import spawn_detached
@@ -68,7 +72,7 @@ def namespace_argv(tb: Testbed, node: NodeState) -> list[str]:
     node's network namespace."""
     pid = node.pids.get("pyxisd", 0)
     if pid and alive(pid) and _owned(tb, node, pid):
-        return ["nsenter", f"--target={pid}", "--net", "--mount", "--"]
+        return ["nsenter", f"--target={pid}", "--net", "--mount", f"--wd={os.getcwd()}", "--"]
     return ["ip", "netns", "exec", node.netns]
 
 
@@ -164,15 +168,40 @@ def alive(pid: int) -> bool:
 def _owned(tb: Testbed, node: NodeState, pid: int) -> bool:
     """Whether a recorded pid still is this node's process (guards against pid reuse)."""
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
     except OSError:
         return False
-    return str(node.root(tb.root)) in cmdline
+    root = str(node.root(tb.root))
+    # pyxisd has ``--root <root>``, corosync ``-c <root>/etc/corosync/corosync.conf``:
+    # whole arguments or path prefixes, so node1 never matches node10's processes
+    return any(a == root or a.startswith(root + "/") for a in args)
+
+
+def container_pids(tb: Testbed, node: NodeState) -> set[int]:
+    """Processes in the node's container cgroups (``pyxis-<lxcpath>-lxc-<vmid>``: the
+    lxcpath name carries the node and a hash of its root, so it is this testbed's)."""
+    lxcname = lxcpath_for(Paths.at(node.root(tb.root)), node.name).name
+    prefix = guest_cgroup_name(lxcname, 0, "lxc").removesuffix("0")
+    found: set[int] = set()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            text = (proc / "cgroup").read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            parts = line.split(":", 2)[-1].split("/")
+            if any(part.startswith(prefix) for part in parts):
+                found.add(int(proc.name))
+                break
+    return found
 
 
 def node_pids(tb: Testbed, node: NodeState) -> list[int]:
-    """Every live process of the node: its namespace's processes plus recorded ones."""
-    pids = set(netns_pids(node.netns))
+    """Every live process of the node: its namespace's processes, its containers' and
+    the recorded ones."""
+    pids = set(netns_pids(node.netns)) | container_pids(tb, node)
     for key in ("pyxisd", "corosync"):
         pid = node.pids.get(key, 0)
         if alive(pid) and _owned(tb, node, pid):

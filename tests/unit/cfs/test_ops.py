@@ -229,3 +229,46 @@ async def test_shell_redirect_never_shows_the_file_empty(store: LocalStore) -> N
     await fs.flush(info.fh)
     await fs.release(info.fh)
     assert store.read("storage.cfg") == b""
+
+
+async def test_guarded_file_cannot_be_removed_or_raced(store: LocalStore) -> None:
+    fs = _fs(store)
+    fs.src.guarded = frozenset({"corosync.conf"})
+    await store.write("corosync.conf", _conf(3))
+    assert await _errno(fs.unlink(ROOT, b"corosync.conf", CTX)) == errno.EPERM
+    code = await _errno(fs.rename(ROOT, b"corosync.conf", ROOT, b"old.conf", 0, CTX))
+    assert code == errno.EPERM
+    # two editors checked against version 3; the second to land must not overwrite
+    info = await fs.open(await _ino(fs, "corosync.conf"), os.O_WRONLY | os.O_TRUNC, CTX)
+    await fs.write(info.fh, 0, _conf(4))
+    real_read = store.read
+
+    def read_after_other_editor(path: str) -> bytes | None:
+        return _conf(3) if path == "corosync.conf" else real_read(path)
+
+    await store.write("corosync.conf", _conf(5))  # the other editor came first
+    store.read = read_after_other_editor  # type: ignore[method-assign]
+    try:
+        assert await _errno(fs.flush(info.fh)) == errno.EAGAIN
+    finally:
+        store.read = real_read  # type: ignore[method-assign]
+    await fs.release(info.fh)
+    assert store.read("corosync.conf") == _conf(5)
+
+
+async def test_unlinked_or_renamed_open_files(store: LocalStore) -> None:
+    fs = _fs(store)
+    await _write_file(fs, "a.cfg", b"a\n")
+    info = await fs.open(await _ino(fs, "a.cfg"), os.O_RDWR, CTX)
+    await fs.write(info.fh, 0, b"A")
+    await fs.unlink(ROOT, b"a.cfg", CTX)
+    await fs.flush(info.fh)
+    await fs.release(info.fh)
+    assert store.read("a.cfg") is None  # not brought back by its last close
+    await _write_file(fs, "b.cfg", b"b\n")
+    info = await fs.open(await _ino(fs, "b.cfg"), os.O_RDWR, CTX)
+    await fs.rename(ROOT, b"b.cfg", ROOT, b"c.cfg", 0, CTX)
+    await fs.write(info.fh, 0, b"C")
+    await fs.flush(info.fh)
+    await fs.release(info.fh)
+    assert store.read("b.cfg") is None and store.read("c.cfg") == b"C\n"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pyxis.cluster.corosync._lib import CorosyncError, CsError, Handle, check, libc, load
 
 CMAP_KEYNAME_MAXLEN = 255
-_NODE_KEY = re.compile(r"^nodelist\.node\.(\d+)\.(\w+)$")
+_NODE_KEY = re.compile(r"^nodelist\.node\.(\d+)\.(\w+)\Z")
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ CREATE_ONLY = (
     "bwlimit",
     "ha-managed",
 )
-SSH_KEY_RE = re.compile(r"^(ssh|ecdsa|sk-ssh|sk-ecdsa)-[\w@.-]+ [A-Za-z0-9+/=]+( .*)?$")
+SSH_KEY_RE = re.compile(r"^(ssh|ecdsa|sk-ssh|sk-ecdsa)-[\w@.-]+ [A-Za-z0-9+/=]+( .*)?\Z")
 
 
 def _template_volume(lxc: LxcService, authid: str, ostemplate: str) -> tuple[str, str]:

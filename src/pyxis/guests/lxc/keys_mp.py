@@ -24,7 +24,7 @@ MP_MAX = 255
 DEV_MAX = 255
 UNUSED_MAX = 255
 MOUNT_OPTIONS = r"(?^:(?^:(discard|lazytime|noatime|nodev|noexec|nosuid))(;(?^:(discard|lazytime|noatime|nodev|noexec|nosuid)))*)"  # noqa: E501
-ALLOC_RE = re.compile(r"^(?:([a-z][a-z0-9\-_.]*[a-z0-9]):)?(\d+(?:\.\d+)?)$", re.IGNORECASE)
+ALLOC_RE = re.compile(r"^(?:([a-z][a-z0-9\-_.]*[a-z0-9]):)?(\d+(?:\.\d+)?)\Z", re.IGNORECASE)
 _BAD_CHARS_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 MpKind = Literal["volume", "alloc", "bind", "device"]
@@ -100,7 +100,7 @@ MP_KEYS: dict[str, Schema] = {
     "dev[n]": _opt("string", format=DEV, **{"x-index-max": DEV_MAX}),
 }
 
-MP_KEY_RE = re.compile(r"^mp(\d+)$")
+MP_KEY_RE = re.compile(r"^mp(\d+)\Z")
 
 
 def volume_kind(volume: str) -> MpKind:

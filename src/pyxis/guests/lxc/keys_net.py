@@ -22,7 +22,7 @@ __all__ = ["NET", "NET_KEYS", "NET_MAX", "mac_generate", "parse_net"]
 Schema = dict[str, Any]
 NET_MAX = 31
 IFNAME_PATTERN = r"[-_.\w\d]+"
-IFNAME_RE = re.compile(r"^[-_.\w]{1,15}$", re.ASCII)
+IFNAME_RE = re.compile(r"^[-_.\w]{1,15}\Z", re.ASCII)
 
 
 def _ipv4_config(value: str) -> str:

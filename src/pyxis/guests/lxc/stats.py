@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pyxis.guests.cgroups import DEFAULT_BASE
 
-VETH_RE = re.compile(r"^veth(\d+)i(\d+)$")
+VETH_RE = re.compile(r"^veth(\d+)i(\d+)\Z")
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ __all__ = [
 ]
 
 WINDOWS = frozenset({"wxp", "w2k", "w2k3", "w2k8", "wvista", "win7", "win8", "win10", "win11"})
-INDEXED_RE = re.compile(r"^(net|serial|parallel|numa|usb)(\d+)$")
+INDEXED_RE = re.compile(r"^(net|serial|parallel|numa|usb)(\d+)\Z")
 UNSUPPORTED = ("audio0", "tpmstate0", "hugepages", "spice_enhancements")
 # Proxmox's x86-64 psABI levels are not QEMU models: a base model plus flags (upstream)
 _V2 = ("+popcnt", "+pni", "+sse4.1", "+sse4.2", "+ssse3")

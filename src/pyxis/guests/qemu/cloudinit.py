@@ -39,8 +39,8 @@ CI_KEYS = (
     "searchdomain",
     "sshkeys",
 )
-IPCONFIG_RE = re.compile(r"^ipconfig(\d+)$")
-NET_RE = re.compile(r"^net(\d+)$")
+IPCONFIG_RE = re.compile(r"^ipconfig(\d+)\Z")
+NET_RE = re.compile(r"^net(\d+)\Z")
 CITYPES = ("nocloud", "configdrive2")
 RESOLV_CONF = Path("/etc/resolv.conf")
 

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from pyxis.services import Services
     from pyxis.tasks.manager import TaskLog
 
-ALLOC_RE = re.compile(r"^(?P<storage>[a-z][a-z0-9\-_.]*[a-z0-9]):cloudinit$", re.IGNORECASE)
+ALLOC_RE = re.compile(r"^(?P<storage>[a-z][a-z0-9\-_.]*[a-z0-9]):cloudinit\Z", re.IGNORECASE)
 SIZE_KIB = 4096
 LABELS = {"nocloud": "cidata", "configdrive2": "config-2"}
 SPECIAL = "cloudinit"

@@ -21,9 +21,9 @@ from urllib.parse import unquote_to_bytes
 PENDING = "PENDING"
 LXC_PENDING = "pve:pending"
 SPECIAL_NAMES = ("cloudinit", "fleecing")
-SNAPNAME_RE = re.compile(r"^[a-z][a-z0-9_-]+$", re.IGNORECASE)
-SECTION_RE = re.compile(r"^\[([^\]]*)\]\s*$")
-LINE_RE = re.compile(r"^([a-z][a-z0-9_-]*):\s*(.*?)\s*$")
+SNAPNAME_RE = re.compile(r"^[a-z][a-z0-9_-]+\Z", re.IGNORECASE)
+SECTION_RE = re.compile(r"^\[([^\]]*)\]\s*\Z")
+LINE_RE = re.compile(r"^([a-z][a-z0-9_-]*):\s*(.*?)\s*\Z")
 SPLIT_DELETE_RE = re.compile(r"[,;\s]+")
 _HEX_ESCAPE_RE = re.compile(rb"%[0-9A-Fa-f]{2}")
 # Never stored in a section: computed or structural.
@@ -42,7 +42,7 @@ class Dialect:
 QEMU = Dialect()
 LXC = Dialect(
     pending=LXC_PENDING,
-    line_re=re.compile(r"^([a-z][a-z0-9_-]*|lxc(?:\.[a-z0-9_-]+)+):\s*(.*?)\s*$"),
+    line_re=re.compile(r"^([a-z][a-z0-9_-]*|lxc(?:\.[a-z0-9_-]+)+):\s*(.*?)\s*\Z"),
 )
 
 

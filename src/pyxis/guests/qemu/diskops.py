@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from pyxis.guests.qemu.service import QemuService
     from pyxis.services import Services
 
-SIZE_RE = re.compile(r"^(\+)?(\d+(?:\.\d+)?)([KMGT])?$")
+SIZE_RE = re.compile(r"^(\+)?(\d+(?:\.\d+)?)([KMGT])?\Z")
 UNITS = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 MODIFIED = "detected modified configuration - file changed by other user? Try again."
 

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from pyxis.services import Services
 
 GIB = 1024 * 1024 * 1024
-ISO_FILE_RE = re.compile(r"^(cdrom|none)$")
+ISO_FILE_RE = re.compile(r"^(cdrom|none)\Z")
 
 
 @dataclass

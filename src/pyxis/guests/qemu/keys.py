@@ -60,8 +60,8 @@ VM_KEYS: dict[str, Schema] = {
 }
 NAMED_FORMATS: dict[str, Format] = {**HW_FORMATS, **NET_FORMATS}
 
-BOOTDEV_RE = re.compile(r"^(?:net|hostpci|usb)(\d+)$")
-NET_KEY_RE = re.compile(r"^net(\d+)$")
+BOOTDEV_RE = re.compile(r"^(?:net|hostpci|usb)(\d+)\Z")
+NET_KEY_RE = re.compile(r"^net(\d+)\Z")
 
 
 def _propstr_check(fmt: Format) -> Callable[[str], str]:

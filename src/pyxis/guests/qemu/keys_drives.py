@@ -21,7 +21,7 @@ Schema = dict[str, Any]
 BUS_MAX = {"ide": 3, "sata": 5, "scsi": 30, "virtio": 15}
 SPECIAL_DRIVES = ("efidisk0", "tpmstate0")
 ALLOC_RE = re.compile(
-    r"^(?:(?P<storage>[a-z][a-z0-9\-_.]*[a-z0-9]):)?(?P<size>\d+(?:\.\d+)?)$", re.IGNORECASE
+    r"^(?:(?P<storage>[a-z][a-z0-9\-_.]*[a-z0-9]):)?(?P<size>\d+(?:\.\d+)?)\Z", re.IGNORECASE
 )
 
 DISK_FORMATS = ["raw", "qcow", "qed", "qcow2", "vmdk", "cloop"]

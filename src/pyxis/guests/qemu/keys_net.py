@@ -36,7 +36,7 @@ NIC_MODELS = [
 VLAN_LIST = r"(?^:\d+(?:-\d+)?(?:;\d+(?:-\d+)?)*)"
 DEFAULT_MAC_PREFIX = "BC:24:11"
 # first octet even: a unicast prefix
-MAC_PREFIX_RE = re.compile(r"^[0-9a-fA-F][02468aAcCeE](:[0-9a-fA-F]{2}){0,2}$")
+MAC_PREFIX_RE = re.compile(r"^[0-9a-fA-F][02468aAcCeE](:[0-9a-fA-F]{2}){0,2}\Z")
 
 
 def _opt(typ: str, **extra: Any) -> Schema:

@@ -46,7 +46,7 @@ HWTYPE_KEYS = {
     "tpmstate0",
 }
 ROOT_ONLY = {"args", "lock"}
-FAMILY_RE = re.compile(r"^([a-z]+)\d+$")
+FAMILY_RE = re.compile(r"^([a-z]+)\d+\Z")
 
 
 def privilege_for(key: str, *, cdrom: bool = False) -> str:

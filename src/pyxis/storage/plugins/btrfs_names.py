@@ -24,10 +24,10 @@ SUBVOL_FORMATS = ("raw", "subvol")
 # A subvolume directory: no dots in the disk part (``.subvol`` is the only suffix of a
 # directory), an optional ``@<snap>``; plain image files keep their extension.
 ENTRY_RE = re.compile(
-    r"^(?P<disk>[A-Za-z0-9_+=\-]+)(?:\.(?P<ext>subvol|qcow2|vmdk))?(?:@(?P<snap>[^/\s]+))?$"
+    r"^(?P<disk>[A-Za-z0-9_+=\-]+)(?:\.(?P<ext>subvol|qcow2|vmdk))?(?:@(?P<snap>[^/\s]+))?\Z"
 )
 # Names a snapshot may have on disk (guest snapshots are stricter, see CONFIGID_RE).
-SNAP_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_+=.\-]*$")
+SNAP_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_+=.\-]*\Z")
 DISK_RE = re.compile(r"^(?:vm|base|subvol|basevol)-[1-9][0-9]*-")
 QGROUP_ROW_RE = re.compile(
     r"^(?P<id>\d+/\d+)\s+(?P<rfer>\d+)\s+(?P<excl>\d+)\s+(?P<max>\d+|none)\b"

@@ -56,7 +56,7 @@ SUBDIRS = {
     "snippets": "snippets",
     "import": "import",
 }
-PARENT_RE = re.compile(r"^\.\./([1-9][0-9]*)/([^/]+)$")
+PARENT_RE = re.compile(r"^\.\./([1-9][0-9]*)/([^/]+)\Z")
 
 
 class DirPlugin(StoragePlugin):

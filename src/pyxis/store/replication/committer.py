@@ -59,20 +59,28 @@ class Committer(Generic[T]):
         self.on_durable, self.on_failure = on_durable, on_failure
         self.pending = 0  # jobs (and checkpoints) submitted, not yet done
         self.failed = False
+        self._reported = False
         self._inline_ok = db.synchronous == "NORMAL"
         self._executor = (
             ThreadPoolExecutor(1, thread_name_prefix="store-commit") if threaded else None
         )
         self._unsynced = 0  # bytes committed since the last checkpoint
+        self._closed = False
         self._timer: asyncio.TimerHandle | None = None
 
     def submit(self, job: Job, token: T, *, large: bool = False) -> None:
-        """Run ``job``; ``large`` (an install) never runs inline when a thread exists."""
+        """Run ``job``; ``large`` (an install) never runs inline when a thread exists.
+
+        After a failure nothing runs and nothing is reported durable any more: the
+        failed job's rows are lost (its dirty marks were consumed), so a later job
+        would record an index and checksum that the file does not hold."""
+        if self.failed:
+            return
         self.pending += 1
         self._unsynced += job_bytes(job)
         if self._executor is None or (self._inline_ok and not large and self.pending == 1):
             try:
-                self.db.run(job)
+                self._run(job)
             except Exception as err:
                 self.pending -= 1
                 self._fail(err)
@@ -80,21 +88,33 @@ class Committer(Generic[T]):
             self.pending -= 1
             self.on_durable(token)
         else:
-            fut = asyncio.get_running_loop().run_in_executor(self._executor, self.db.run, job)
+            fut = asyncio.get_running_loop().run_in_executor(self._executor, self._run, job)
             fut.add_done_callback(lambda f: self._done(f, token))
         if self._inline_ok:
             self._schedule_checkpoint()
+
+    def _run(self, job: Job) -> None:
+        """Run one job (on the loop or the worker); the first failure stops all later."""
+        if self.failed:
+            raise RuntimeError("an earlier config store commit failed")
+        try:
+            self.db.run(job)
+        except BaseException:
+            self.failed = True  # seen by the jobs queued behind this one at once
+            raise
 
     def _done(self, f: asyncio.Future[None], token: T) -> None:
         self.pending -= 1
         if f.cancelled() or f.exception() is not None:
             self._fail(None if f.cancelled() else f.exception())
             return
-        self.on_durable(token)
+        if not self.failed:
+            self.on_durable(token)
 
     def _fail(self, err: BaseException | None) -> None:
-        if not self.failed:
-            self.failed = True
+        self.failed = True
+        if not self._reported:
+            self._reported = True
             self.on_failure(err)
 
     # --- checkpoints ---------------------------------------------------------------
@@ -109,27 +129,40 @@ class Committer(Generic[T]):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if not self._unsynced or self.failed:
+        if not self._unsynced or self.failed or self._closed:
             return
-        self._unsynced = 0
+        unsynced, self._unsynced = self._unsynced, 0
         if self._executor is None:
-            self._checkpoint()
+            if not self._checkpoint():
+                self._retry(unsynced)
             return
         self.pending += 1
         fut = asyncio.get_running_loop().run_in_executor(self._executor, self._checkpoint)
-        fut.add_done_callback(self._checkpoint_done)
+        fut.add_done_callback(lambda f: self._checkpoint_done(f, unsynced))
 
-    def _checkpoint(self) -> None:
+    def _checkpoint(self) -> bool:
+        if self.failed:
+            return True  # nothing more is written; the file is left as it is
         try:
             self.db.checkpoint()
-        except Exception as err:  # the WAL keeps everything; the next one retries
+        except Exception as err:  # the WAL keeps everything: try again later
             log.warning("%s", err)
+            return False
+        return True
 
-    def _checkpoint_done(self, _f: asyncio.Future[None]) -> None:
+    def _checkpoint_done(self, f: asyncio.Future[bool], unsynced: int) -> None:
         self.pending -= 1
+        if f.cancelled() or f.exception() is not None or not f.result():
+            self._retry(unsynced)
+
+    def _retry(self, unsynced: int) -> None:
+        self._unsynced += unsynced
+        if self._timer is None and not self._closed:
+            self._timer = asyncio.get_running_loop().call_later(CHECKPOINT_DELAY, self.checkpoint)
 
     async def close(self) -> None:
         """Wait for queued jobs and stop the worker thread (SQLite checkpoints at close)."""
+        self._closed = True
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

@@ -36,15 +36,18 @@ from pyxis.errors import QuorumError, StoreError
 from pyxis.store.base import Change
 from pyxis.store.db import StoreDB
 from pyxis.store.replication.committer import Committer, Job
+from pyxis.store.replication.history import History, Step
 from pyxis.store.replication.messages import (
     CHUNK,
     Round,
     StateMsg,
     chunks,
     decode,
+    decode_delta,
     decode_ops,
     decode_tree,
     encode,
+    encode_delta,
     encode_tree,
     round_json,
     round_of,
@@ -93,6 +96,9 @@ class Engine(Outbox):
         self._next_epoch = 0
         self._next_quorate = False
         self._sync_buf: list[bytes] = []
+        self._sync_steps: list[Step] = []
+        self._sync_msgs = 0
+        self.history = History(tree.index, tree.checksum())
         self._reports: dict[int, int] = {}
         self._changes: list[Change] = []
         self._synced = asyncio.Event()
@@ -102,6 +108,7 @@ class Engine(Outbox):
         self._durable = tree.index
         self._lineage = 0
         self._timer: asyncio.TimerHandle | None = None
+        self._closing: asyncio.Future[None] | None = None
 
     # --- public -------------------------------------------------------------------
     @property
@@ -133,8 +140,12 @@ class Engine(Outbox):
         }
 
     async def close(self) -> None:
-        if self.closed:
-            return
+        """Leave the group and stop; every caller waits for the same shutdown."""
+        if self._closing is None:
+            self._closing = asyncio.ensure_future(self._close())
+        await asyncio.shield(self._closing)
+
+    async def _close(self) -> None:
         self.closed = True
         if self._timer is not None:
             self._timer.cancel()
@@ -175,6 +186,7 @@ class Engine(Outbox):
             kind, f, blobs = decode(data)
             ops = decode_ops(f, blobs) if kind == "op" else None
             msg = StateMsg.of(f) if kind == "state" else None
+            steps = decode_delta(f, blobs) if kind == "delta" else None
         except (ValueError, KeyError, TypeError, IndexError, struct.error) as err:
             # every member drops the same undecodable message, so replicas stay equal
             self.stats["malformed"] += 1
@@ -193,11 +205,14 @@ class Engine(Outbox):
                 self._states[sender] = msg
                 if len(self._states) == len(self.members) and not self._expect_done:
                     self._decide()
-        elif kind in ("data", "done"):
+        elif kind in ("data", "delta", "done"):
             if not (self._expect_done and sender == self.leader and round_of(f["r"]) == self.round):
                 return
             if kind == "data":
                 self._sync_buf.append(blobs[0])
+            elif steps is not None:
+                self._sync_steps += steps
+                self._sync_msgs += 1
             else:
                 self._finish_sync(f)
         elif kind == "applied":
@@ -221,6 +236,7 @@ class Engine(Outbox):
         self.round_quorate = False
         self.leader = None
         self._states, self._queue, self._sync_buf, self._reports = {}, [], [], {}
+        self._sync_steps, self._sync_msgs = [], 0
         self._expect_done = False
         for p in self._mine.values():
             p.uncertain = True
@@ -238,15 +254,37 @@ class Engine(Outbox):
             return
         self._expect_done = True
         if leader == self.t.nodeid:
-            parts = chunks(encode_tree(self.tree), CHUNK)
             r = round_json(self.round)
+            behind = [st for st in self._states.values() if st.checksum != best.checksum]
+            if all(self.history.holds(st.index, st.checksum) for st in behind):
+                # every member behind holds a state this replica passed through: send
+                # the ops since the oldest of them instead of the whole state
+                msgs = encode_delta(self.round, self.history.since(min(st.index for st in behind)))
+                for m in msgs:
+                    self._send(m)
+                self.stats["deltas"] += 1
+                self._send(encode("done", {"r": r, "c": best.checksum, "n": len(msgs), "d": 1}))
+                return
+            parts = chunks(encode_tree(self.tree), CHUNK)
             for i, part in enumerate(parts):
                 self._send(encode("data", {"r": r, "n": i}, [part]))
+            self.stats["full_syncs"] += 1
             self._send(encode("done", {"r": r, "c": best.checksum, "n": len(parts)}))
 
     def _finish_sync(self, f: dict[str, Any]) -> None:
         self._expect_done = False
-        if self.tree.checksum() != f["c"]:
+        if self.tree.checksum() != f["c"] and f.get("d"):
+            if not (self._sync_msgs == f["n"] and self._replay(self._sync_steps, f["c"])):
+                # Cannot happen with an agreed-order transport; ask for a fresh round,
+                # whose leader will find this state outside its history: a full install.
+                log.error("config store sync: ops from node %s fail verification", self.leader)
+                self._send(encode("resync", {"r": round_json(self.round)}))
+                self.mode = Mode.SYNCED  # so that the resync is accepted
+                self.round_quorate = False
+                return
+            self.tree.epoch = self._next_epoch
+            self._commit()
+        elif self.tree.checksum() != f["c"]:
             new = decode_tree(b"".join(self._sync_buf)) if len(self._sync_buf) == f["n"] else None
             if new is None or new.checksum() != f["c"]:
                 # Cannot happen with an agreed-order transport; ask for a fresh round.
@@ -256,11 +294,12 @@ class Engine(Outbox):
                 self.round_quorate = False
                 return
             self._changes += self.tree.replace_with(new)
+            self.history.reset(self.tree.index, self.tree.checksum())
             self.tree.epoch = self._next_epoch
             self._lineage += 1
             self._durable = 0
             self._commit(self.db.prepare_install(self.tree))
-        self._sync_buf = []
+        self._sync_buf, self._sync_steps = [], []
         self._complete_round()
 
     def _complete_round(self) -> None:
@@ -336,16 +375,35 @@ class Engine(Outbox):
     def _apply(self, ops: list[Op]) -> None:
         if not self.round_quorate:
             return  # a non-quorate partition changes nothing (everyone in it agrees)
-        tree, mine = self.tree, self.origin
         self.stats["ops"] += len(ops)
         for op in ops:
-            res = tree.apply(op)
-            if res.change is not None:
-                self._changes.append(res.change)
-            if op.origin == mine:
-                p = self._mine.get(op.seq)
-                if p is not None:
-                    p.result, p.ack_index, p.uncertain = res, tree.index, False
+            self._apply_one(op)
+
+    def _apply_one(self, op: Op) -> None:
+        tree = self.tree
+        res = tree.apply(op)
+        self.history.record(op, tree.index, tree.checksum())
+        if res.change is not None:
+            self._changes.append(res.change)
+        if op.origin == self.origin:
+            p = self._mine.get(op.seq)
+            if p is not None:
+                p.result, p.ack_index, p.uncertain = res, tree.index, False
+
+    def _replay(self, steps: list[Step], final: str) -> bool:
+        """Catch up with the leader's ops after the state this replica holds (a delta)."""
+        tree = self.tree
+        here = next((st for st in steps if st.index == tree.index), None)
+        todo = [st for st in steps if st.index > tree.index]
+        if not todo or todo[0].index != tree.index + 1:
+            return False
+        if here is not None and here.checksum != tree.checksum():
+            return False  # not the leader's state at this index
+        for st in todo:
+            self._apply_one(st.op)
+            if tree.checksum() != st.checksum:
+                return False
+        return tree.checksum() == final
 
     def _commit(self, install: Job | None = None) -> None:
         """Group commit: persist everything applied since the last call as one job.
@@ -366,7 +424,9 @@ class Engine(Outbox):
 
     def _commit_failed(self, err: BaseException | None) -> None:
         log.critical("config store commit failed, leaving the cluster: %s", err)
-        asyncio.get_running_loop().create_task(self.close())
+        self.closed = True  # nothing more is delivered, applied or acknowledged
+        if self._closing is None:
+            self._closing = asyncio.ensure_future(self._close())
 
     def _committed(self, token: _Token) -> None:
         index, changes, lineage = token

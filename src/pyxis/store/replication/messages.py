@@ -6,8 +6,10 @@ A message is ``u32 header length | JSON header | blobs``: the header is
 lock expiry (``now + ttl``) bit-identical on every replica.
 
 Kinds: ``op`` (a batch of one origin's ops), ``state`` (a member's replica summary for
-a sync round), ``data`` (a chunk of the leader's full state), ``done`` (end of the
-leader's state, with the new epoch and the checksum to verify), ``applied`` (progress
+a sync round), ``data`` (a chunk of the leader's full state), ``delta`` (instead of
+``data``: a run of the leader's recent ops, each with its index and checksum after it,
+for members whose state the leader passed through), ``done`` (end of the leader's state,
+with the checksum to verify), ``applied`` (progress
 after a group commit) and ``resync`` (ask for a fresh round, e.g. once quorum arrived).
 A round is named ``(members, n)``: the member list of the configuration and the number
 of resyncs delivered since its configuration change.
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pyxis.store.base import Entry
+from pyxis.store.replication.history import Step
 from pyxis.store.tree import Op, Tree
 
 _LEN = struct.Struct("!I")
@@ -85,6 +88,45 @@ def decode_ops(fields: dict[str, Any], blobs: list[bytes]) -> list[Op]:
             fields["ops"], blobs, strict=True
         )
     ]
+
+
+def encode_delta(r: Round, steps: list[Step]) -> list[bytes]:
+    """A leader's ops since some past state as ``delta`` messages of at most ~CHUNK bytes:
+    each op with its origin and the leader's index and checksum after it."""
+    out: list[bytes] = []
+    batch: list[Step] = []
+    size = 0
+
+    def flush() -> None:
+        rows = [
+            [
+                *(st.op.kind, st.op.path, st.op.new_path, st.op.expect_digest),
+                *(st.op.expect_version, st.op.writer, st.op.holder, st.op.now, st.op.ttl),
+                *(st.op.seq, st.op.origin, st.index, st.checksum),
+            ]
+            for st in batch
+        ]
+        out.append(encode("delta", {"r": round_json(r), "ops": rows}, [st.op.data for st in batch]))
+
+    for st in steps:
+        cost = op_size(st.op) + 160  # the row also names the origin, index and checksum
+        if batch and size + cost > CHUNK:
+            flush()
+            batch, size = [], 0
+        batch.append(st)
+        size += cost
+    if batch:
+        flush()
+    return out
+
+
+def decode_delta(fields: dict[str, Any], blobs: list[bytes]) -> list[Step]:
+    steps = []
+    for row, data in zip(fields["ops"], blobs, strict=True):
+        kind, path, new_path, ed, ev, writer, holder, now, ttl, seq, origin, index, checksum = row
+        op = Op(kind, path, data, new_path, ed, ev, writer, holder, now, ttl, origin, seq)
+        steps.append(Step(op, int(index), str(checksum)))
+    return steps
 
 
 def op_size(op: Op) -> int:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pyxis.errors import StoreError
 from pyxis.store.db import StoreDB
 from pyxis.store.replication import committer as committer_mod
 from pyxis.store.replication.committer import Committer, Job
@@ -140,13 +141,61 @@ async def test_checkpoint_timer_bounds_the_unsynced_window(
     db.close()
 
 
-async def test_a_failing_job_reports_once_and_is_not_durable(tmp_path: Path) -> None:
+BAD: Job = [("INSERT INTO nosuchtable VALUES (1)", ())]
+
+
+async def test_after_a_failure_nothing_runs_or_is_durable(tmp_path: Path) -> None:
+    """A failed job's rows are lost: a later job would record an index the file lacks."""
     db = _open(tmp_path, "NORMAL")
     rec = Recorder(db)
     c: Committer[str] = Committer(db, rec.on_durable, rec.on_failure)
-    bad: Job = [("INSERT INTO nosuchtable VALUES (1)", ())]
-    c.submit(bad, "bad")
-    c.submit(bad, "bad2")
+    c.submit(BAD, "bad")
+    c.submit(_job("good"), "good")
     assert rec.done == [] and len(rec.failed) == 1 and c.pending == 0
+    assert _rows(db) == 0
+    await c.close()
+    db.close()
+
+
+async def test_jobs_queued_behind_a_failed_threaded_job_are_not_durable(tmp_path: Path) -> None:
+    db = _open(tmp_path, "FULL")
+    rec = Recorder(db)
+    c: Committer[str] = Committer(db, rec.on_durable, rec.on_failure)
+    c.submit(BAD, "bad")
+    c.submit(_job("a"), "a")
+    c.submit(_job("b"), "b")
+    while c.pending:
+        await asyncio.sleep(0.01)
+    assert rec.done == [] and len(rec.failed) == 1
+    assert _rows(db) == 0
+    await c.close()
+    db.close()
+
+
+async def test_a_failed_checkpoint_is_retried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(committer_mod, "CHECKPOINT_DELAY", 0.05)
+    db = _open(tmp_path, "NORMAL")
+    rec = Recorder(db)
+    calls: list[int] = []
+    real = db.checkpoint
+
+    def flaky() -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise StoreError("disk hiccup")
+        real()
+
+    db.checkpoint = flaky  # type: ignore[method-assign]
+    c: Committer[str] = Committer(db, rec.on_durable, rec.on_failure)
+    c.submit(_job("a"), "a")
+    deadline = asyncio.get_running_loop().time() + 5
+    while len(calls) < 2:
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.02)
+    while c.pending:
+        await asyncio.sleep(0.01)
+    assert len(calls) == 2 and not rec.failed
     await c.close()
     db.close()

@@ -13,8 +13,9 @@ import pytest
 from conftest import SimCluster
 from pyxis.errors import Conflict, QuorumError, StoreError
 from pyxis.store.base import digest
+from pyxis.store.replication import history as history_mod
 from pyxis.store.replication.engine import Mode
-from pyxis.store.replication.messages import CHUNK, decode
+from pyxis.store.replication.messages import decode
 from pyxis.store.replication.sim import SimNetwork
 from pyxis.store.tree import LOST
 
@@ -131,6 +132,8 @@ async def test_split_minority_refuses_and_majority_history_wins(sim: SimCluster)
     sim.net.heal()
     await sim.synced()
     assert len(sim.checksums()) == 1
+    # n3 holds a state the majority never passed through: it needs the full state
+    assert s1.engine.stats["full_syncs"] + s2.engine.stats["full_syncs"] == 1
     assert s3.read("shared.cfg") == b"majority"
     assert s3.lock_holder("storage-local") == "n1"
     assert s3.status()["epoch"] == epoch + 1
@@ -195,9 +198,36 @@ async def test_node_down_during_10000_writes_catches_up_in_chunks(sim: SimCluste
     await sim.synced()
     assert store3.version == 10_000 and len(sim.checksums()) == 1
     assert store3.read("bulk/9999.cfg") == value + b"9999"
-    assert CHUNK < sim.net.max_message < 1024 * 1024
+    assert sim.net.max_message < 1024 * 1024
+    assert store3.engine._sync_msgs > 1  # the catch-up came in several messages
     assert store3.engine.rounds == 1
+    # n3's state is one the others passed through: their recent ops, not a full copy
+    assert sum(s.engine.stats["deltas"] for s in sim.stores.values()) == 1
+    assert sum(s.engine.stats["full_syncs"] for s in sim.stores.values()) == 0
     store3.engine.db.load()  # persisted state verifies against its checksum
+
+
+async def test_member_behind_the_history_gets_the_full_state(
+    sim: SimCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(history_mod, "MAX_OPS", 100)
+    await sim.start_all()
+    await sim.crash(3)
+    await sim.synced()
+    await asyncio.gather(*(sim.stores[1].write(f"k{i}", b"v") for i in range(300)))
+    store3 = await sim.start(3)
+    await sim.synced()
+    assert len(sim.checksums()) == 1 and store3.read("k299") == b"v"
+    assert sum(s.engine.stats["full_syncs"] for s in sim.stores.values()) == 1
+    assert sum(s.engine.stats["deltas"] for s in sim.stores.values()) == 0
+    # once equal, a short absence is a delta again
+    await sim.crash(3)
+    await sim.synced()
+    await sim.stores[2].write("k-late", b"1")
+    store3 = await sim.start(3)
+    await sim.synced()
+    assert len(sim.checksums()) == 1 and store3.read("k-late") == b"1"
+    assert sum(s.engine.stats["deltas"] for s in sim.stores.values()) == 1
 
 
 async def test_crash_of_leader_during_sync(sim: SimCluster) -> None:
@@ -209,9 +239,9 @@ async def test_crash_of_leader_during_sync(sim: SimCluster) -> None:
     # Run until n3 holds part of the leader's state, then kill the leader.
     for _ in range(10_000):
         await asyncio.sleep(0)
-        if store3.engine._sync_buf:
+        if store3.engine._sync_steps:
             break
-    assert store3.engine._sync_buf and store3.engine.mode is Mode.SYNCING
+    assert store3.engine._sync_steps and store3.engine.mode is Mode.SYNCING
     await sim.crash(1)
     await sim.synced()
     assert store3.engine.leader == 2
@@ -227,7 +257,7 @@ async def test_crash_of_receiver_during_sync_and_restart(sim: SimCluster) -> Non
     store3 = await sim.start(3)
     for _ in range(10_000):
         await asyncio.sleep(0)
-        if store3.engine._sync_buf:
+        if store3.engine._sync_steps:
             break
     await sim.crash(3)
     await sim.synced()
