@@ -59,6 +59,7 @@ from pyxis.store.watch import WatchHub
 
 log = logging.getLogger(__name__)
 RESYNC_DELAY = 0.5
+LARGE_REPLAY = 1000  # ops: a bigger delta commits on the worker thread, as an install
 UNKNOWN = (
     "config store write was applied by the cluster during a membership change, "
     "but its outcome is not known here - re-read before retrying"
@@ -99,6 +100,7 @@ class Engine(Outbox):
         self._sync_steps: list[Step] = []
         self._sync_msgs = 0
         self.history = History(tree.index, tree.checksum())
+        self._silent = False
         self._reports: dict[int, int] = {}
         self._changes: list[Change] = []
         self._synced = asyncio.Event()
@@ -237,6 +239,7 @@ class Engine(Outbox):
         self.leader = None
         self._states, self._queue, self._sync_buf, self._reports = {}, [], [], {}
         self._sync_steps, self._sync_msgs = [], 0
+        self._silent = False
         self._expect_done = False
         for p in self._mine.values():
             p.uncertain = True
@@ -256,7 +259,9 @@ class Engine(Outbox):
         if leader == self.t.nodeid:
             r = round_json(self.round)
             behind = [st for st in self._states.values() if st.checksum != best.checksum]
-            if all(self.history.holds(st.index, st.checksum) for st in behind):
+            if all(st.deltas for st in self._states.values()) and all(
+                self.history.holds(st.index, st.checksum) for st in behind
+            ):
                 # every member behind holds a state this replica passed through: send
                 # the ops since the oldest of them instead of the whole state
                 msgs = encode_delta(self.round, self.history.since(min(st.index for st in behind)))
@@ -274,16 +279,23 @@ class Engine(Outbox):
     def _finish_sync(self, f: dict[str, Any]) -> None:
         self._expect_done = False
         if self.tree.checksum() != f["c"] and f.get("d"):
+            todo = sum(st.index > self.tree.index for st in self._sync_steps)
             if not (self._sync_msgs == f["n"] and self._replay(self._sync_steps, f["c"])):
                 # Cannot happen with an agreed-order transport; ask for a fresh round,
                 # whose leader will find this state outside its history: a full install.
+                # Whatever was replayed is a history of its own that proves nothing:
+                # it is never reported as applied.
                 log.error("config store sync: ops from node %s fail verification", self.leader)
+                self._lineage += 1
+                self._durable = 0
+                self._silent = True  # until the next round: see _report
+                self.history.reset(self.tree.index, self.tree.checksum())
                 self._send(encode("resync", {"r": round_json(self.round)}))
                 self.mode = Mode.SYNCED  # so that the resync is accepted
                 self.round_quorate = False
                 return
             self.tree.epoch = self._next_epoch
-            self._commit()
+            self._commit(large=todo > LARGE_REPLAY)
         elif self.tree.checksum() != f["c"]:
             new = decode_tree(b"".join(self._sync_buf)) if len(self._sync_buf) == f["n"] else None
             if new is None or new.checksum() != f["c"]:
@@ -342,10 +354,10 @@ class Engine(Outbox):
                     and p.result.error is not None
                     and p.result.error.message == LOST
                 )
-                if p.result is None or gap_lost:
+                if p.result is None or gap_lost or p.lineage != self._lineage:
                     # Applied in the installed history, but not here (or here only as a
-                    # gap, which that history does not have): its result there (a
-                    # conditional op may have failed) is not known on this node.
+                    # gap, or in a history an install replaced since): its result there
+                    # (a conditional op may have failed) is not known on this node.
                     del self._mine[seq]
                     self._settle(p, error=StoreError(UNKNOWN))
                     continue
@@ -379,7 +391,7 @@ class Engine(Outbox):
         for op in ops:
             self._apply_one(op)
 
-    def _apply_one(self, op: Op) -> None:
+    def _apply_one(self, op: Op, *, replay: bool = False) -> None:
         tree = self.tree
         res = tree.apply(op)
         self.history.record(op, tree.index, tree.checksum())
@@ -388,7 +400,9 @@ class Engine(Outbox):
         if op.origin == self.origin:
             p = self._mine.get(op.seq)
             if p is not None:
-                p.result, p.ack_index, p.uncertain = res, tree.index, False
+                p.result, p.ack_index, p.lineage = res, tree.index, self._lineage
+                if not replay:  # a sync's replay leaves the answer to _reconcile
+                    p.uncertain = False
 
     def _replay(self, steps: list[Step], final: str) -> bool:
         """Catch up with the leader's ops after the state this replica holds (a delta)."""
@@ -400,12 +414,12 @@ class Engine(Outbox):
         if here is not None and here.checksum != tree.checksum():
             return False  # not the leader's state at this index
         for st in todo:
-            self._apply_one(st.op)
+            self._apply_one(st.op, replay=True)
             if tree.checksum() != st.checksum:
                 return False
         return tree.checksum() == final
 
-    def _commit(self, install: Job | None = None) -> None:
+    def _commit(self, install: Job | None = None, *, large: bool = False) -> None:
         """Group commit: persist everything applied since the last call as one job.
 
         Progress is reported, writers answered and watchers told only once the job is
@@ -420,7 +434,7 @@ class Engine(Outbox):
         self.stats["commits"] += 1
         token = (self.tree.index, self._changes, self._lineage)
         self._changes = []
-        self._committer.submit(job, token, large=install is not None)
+        self._committer.submit(job, token, large=large or install is not None)
 
     def _commit_failed(self, err: BaseException | None) -> None:
         log.critical("config store commit failed, leaving the cluster: %s", err)
@@ -444,7 +458,12 @@ class Engine(Outbox):
         return bool(self._committer.pending or self._outbox or self._report_due or self._buffer)
 
     def _report(self, *, force: bool = False) -> None:
-        """Publish progress: on the next op batch, or as an ``applied`` message."""
+        """Publish progress: on the next op batch, or as an ``applied`` message.
+
+        Not after a failed replay (``_silent``, until the next round): that state is
+        nobody's history, and a report would count towards other writers' acks."""
+        if self._silent:
+            return
         index = self._durable
         me = self.t.nodeid
         self._reports[me] = max(self._reports.get(me, 0), index)

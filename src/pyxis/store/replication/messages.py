@@ -144,6 +144,7 @@ class StateMsg:
     gv: int
     checksum: str
     quorate: bool
+    deltas: bool = True  # understands ``delta`` catch-up (nodes before it do not say so)
 
     def encode(self) -> bytes:
         return encode(
@@ -155,12 +156,15 @@ class StateMsg:
                 "g": self.gv,
                 "c": self.checksum,
                 "q": self.quorate,
+                "dl": 1 if self.deltas else 0,
             },
         )
 
     @classmethod
     def of(cls, f: dict[str, Any]) -> StateMsg:
-        return cls(round_of(f["r"]), f["e"], f["i"], f["g"], f["c"], bool(f["q"]))
+        return cls(
+            round_of(f["r"]), f["e"], f["i"], f["g"], f["c"], bool(f["q"]), bool(f.get("dl"))
+        )
 
     def rank(self, nodeid: int) -> tuple[int, int, str, int]:
         """Leader order: highest (epoch, index), then checksum, then lowest node id."""

@@ -46,6 +46,7 @@ class Pending:
     ack_index: int = 0
     uncertain: bool = False
     deadline: float | None = None
+    lineage: int = 0  # the history ``result`` came from (an install starts a new one)
 
 
 class Outbox:

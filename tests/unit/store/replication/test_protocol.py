@@ -7,6 +7,7 @@ makes every run replay the same delivery order, splits and crashes.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 
@@ -14,6 +15,7 @@ from conftest import SimCluster
 from pyxis.errors import Conflict, QuorumError, StoreError
 from pyxis.store.base import digest
 from pyxis.store.replication import history as history_mod
+from pyxis.store.replication import messages as messages_mod
 from pyxis.store.replication.engine import Mode
 from pyxis.store.replication.messages import decode
 from pyxis.store.replication.sim import SimNetwork
@@ -205,6 +207,26 @@ async def test_node_down_during_10000_writes_catches_up_in_chunks(sim: SimCluste
     assert sum(s.engine.stats["deltas"] for s in sim.stores.values()) == 1
     assert sum(s.engine.stats["full_syncs"] for s in sim.stores.values()) == 0
     store3.engine.db.load()  # persisted state verifies against its checksum
+
+
+async def test_members_without_delta_support_get_the_full_state(
+    sim: SimCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_of = messages_mod.StateMsg.of
+
+    def older(f: dict[str, object]) -> messages_mod.StateMsg:
+        return dataclasses.replace(real_of(f), deltas=False)  # as a node of before deltas
+
+    monkeypatch.setattr(messages_mod.StateMsg, "of", staticmethod(older))
+    await sim.start_all()
+    await sim.crash(3)
+    await sim.synced()
+    await sim.stores[1].write("k", b"v")
+    store3 = await sim.start(3)
+    await sim.synced()
+    assert len(sim.checksums()) == 1 and store3.read("k") == b"v"
+    assert sum(s.engine.stats["deltas"] for s in sim.stores.values()) == 0
+    assert sum(s.engine.stats["full_syncs"] for s in sim.stores.values()) == 1
 
 
 async def test_member_behind_the_history_gets_the_full_state(
