@@ -85,6 +85,10 @@ def start_pyxisd(tb: Testbed, node: NodeState) -> int:
         "netns",
         "exec",
         node.netns,
+        sys.executable,  # mounts the cgroup hierarchies, then becomes pyxisd
+        "-m",
+        "pyxis.testbed.nodeinit",
+        "--",
         tool("pyxisd"),
         "--root",
         str(root),
