@@ -45,6 +45,21 @@ class Recorder:
         self.failed.append(err)
 
 
+def _spy_checkpoints(db: StoreDB, *, fail_first: bool = False) -> list[str]:
+    """Record the thread of every checkpoint of ``db`` (optionally failing the first)."""
+    calls: list[str] = []
+    real = db.checkpoint
+
+    def checkpoint() -> None:
+        calls.append(threading.current_thread().name)
+        if fail_first and len(calls) == 1:
+            raise StoreError("disk hiccup")
+        real()
+
+    db.checkpoint = checkpoint  # type: ignore[method-assign]
+    return calls
+
+
 def _open(tmp: Path, synchronous: str) -> StoreDB:
     return StoreDB.open(
         tmp / "config.db", synchronous=synchronous, autocheckpoint=synchronous == "FULL"
@@ -91,14 +106,7 @@ async def test_checkpoint_after_enough_bytes_runs_on_the_thread(
     monkeypatch.setattr(committer_mod, "CHECKPOINT_BYTES", 64 << 10)
     db = _open(tmp_path, "NORMAL")
     rec = Recorder(db)
-    calls: list[str] = []
-    real = db.checkpoint
-
-    def checkpoint() -> None:
-        calls.append(threading.current_thread().name)
-        real()
-
-    db.checkpoint = checkpoint  # type: ignore[method-assign]
+    calls = _spy_checkpoints(db)
     c: Committer[str] = Committer(db, rec.on_durable, rec.on_failure)
     for i in range(15):
         c.submit(_job(f"p{i}", 4096), str(i))
@@ -121,22 +129,15 @@ async def test_checkpoint_timer_bounds_the_unsynced_window(
     monkeypatch.setattr(committer_mod, "CHECKPOINT_DELAY", 0.05)
     db = _open(tmp_path, "NORMAL")
     rec = Recorder(db)
-    calls: list[int] = []
-    real = db.checkpoint
-
-    def checkpoint() -> None:
-        calls.append(1)
-        real()
-
-    db.checkpoint = checkpoint  # type: ignore[method-assign]
+    calls = _spy_checkpoints(db)
     c: Committer[str] = Committer(db, rec.on_durable, rec.on_failure)
     c.submit(_job("a"), "a")
     await asyncio.sleep(0.2)
     while c.pending:
         await asyncio.sleep(0.01)
-    assert calls == [1]
+    assert len(calls) == 1
     await asyncio.sleep(0.1)
-    assert calls == [1]  # nothing new committed: no further checkpoint
+    assert len(calls) == 1  # nothing new committed: no further checkpoint
     await c.close()
     db.close()
 
@@ -178,16 +179,7 @@ async def test_a_failed_checkpoint_is_retried(
     monkeypatch.setattr(committer_mod, "CHECKPOINT_DELAY", 0.05)
     db = _open(tmp_path, "NORMAL")
     rec = Recorder(db)
-    calls: list[int] = []
-    real = db.checkpoint
-
-    def flaky() -> None:
-        calls.append(1)
-        if len(calls) == 1:
-            raise StoreError("disk hiccup")
-        real()
-
-    db.checkpoint = flaky  # type: ignore[method-assign]
+    calls = _spy_checkpoints(db, fail_first=True)
     c: Committer[str] = Committer(db, rec.on_durable, rec.on_failure)
     c.submit(_job("a"), "a")
     deadline = asyncio.get_running_loop().time() + 5

@@ -204,9 +204,27 @@ async def test_node_down_during_10000_writes_catches_up_in_chunks(sim: SimCluste
     assert store3.engine._sync_msgs > 1  # the catch-up came in several messages
     assert store3.engine.rounds == 1
     # n3's state is one the others passed through: their recent ops, not a full copy
-    assert sum(s.engine.stats["deltas"] for s in sim.stores.values()) == 1
-    assert sum(s.engine.stats["full_syncs"] for s in sim.stores.values()) == 0
+    assert _syncs(sim) == (1, 0)
     store3.engine.db.load()  # persisted state verifies against its checksum
+
+
+async def _n3_misses(sim: SimCluster, writes: dict[str, bytes]) -> None:
+    """Node 3 is down while node 1 or 2 writes ``writes``, then starts and syncs."""
+    await sim.crash(3)
+    await sim.synced()
+    await asyncio.gather(
+        *(sim.stores[1 + i % 2].write(k, v) for i, (k, v) in enumerate(writes.items()))
+    )
+    await sim.start(3)
+    await sim.synced()
+    assert len(sim.checksums()) == 1
+    assert all(sim.stores[3].read(k) == v for k, v in writes.items())
+
+
+def _syncs(sim: SimCluster) -> tuple[int, int]:
+    """(deltas, full syncs) sent by the live nodes' leaders."""
+    stats = [s.engine.stats for s in sim.stores.values()]
+    return sum(st["deltas"] for st in stats), sum(st["full_syncs"] for st in stats)
 
 
 async def test_members_without_delta_support_get_the_full_state(
@@ -219,14 +237,8 @@ async def test_members_without_delta_support_get_the_full_state(
 
     monkeypatch.setattr(messages_mod.StateMsg, "of", staticmethod(older))
     await sim.start_all()
-    await sim.crash(3)
-    await sim.synced()
-    await sim.stores[1].write("k", b"v")
-    store3 = await sim.start(3)
-    await sim.synced()
-    assert len(sim.checksums()) == 1 and store3.read("k") == b"v"
-    assert sum(s.engine.stats["deltas"] for s in sim.stores.values()) == 0
-    assert sum(s.engine.stats["full_syncs"] for s in sim.stores.values()) == 1
+    await _n3_misses(sim, {"k": b"v"})
+    assert _syncs(sim) == (0, 1)
 
 
 async def test_member_behind_the_history_gets_the_full_state(
@@ -234,22 +246,10 @@ async def test_member_behind_the_history_gets_the_full_state(
 ) -> None:
     monkeypatch.setattr(history_mod, "MAX_OPS", 100)
     await sim.start_all()
-    await sim.crash(3)
-    await sim.synced()
-    await asyncio.gather(*(sim.stores[1].write(f"k{i}", b"v") for i in range(300)))
-    store3 = await sim.start(3)
-    await sim.synced()
-    assert len(sim.checksums()) == 1 and store3.read("k299") == b"v"
-    assert sum(s.engine.stats["full_syncs"] for s in sim.stores.values()) == 1
-    assert sum(s.engine.stats["deltas"] for s in sim.stores.values()) == 0
-    # once equal, a short absence is a delta again
-    await sim.crash(3)
-    await sim.synced()
-    await sim.stores[2].write("k-late", b"1")
-    store3 = await sim.start(3)
-    await sim.synced()
-    assert len(sim.checksums()) == 1 and store3.read("k-late") == b"1"
-    assert sum(s.engine.stats["deltas"] for s in sim.stores.values()) == 1
+    await _n3_misses(sim, {f"k{i}": b"v" for i in range(300)})
+    assert _syncs(sim) == (0, 1)
+    await _n3_misses(sim, {"k-late": b"1"})  # once equal, a short absence is a delta again
+    assert _syncs(sim)[0] == 1
 
 
 async def test_crash_of_leader_during_sync(sim: SimCluster) -> None:
