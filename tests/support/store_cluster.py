@@ -170,6 +170,26 @@ class StoreCluster(Cluster):
                 raise AssertionError(f"replicas did not converge: {st}")
             await asyncio.sleep(0.2)
 
+    async def wait_stable(self, timeout: float = 90, quiet: float = 2.0) -> None:
+        """Until every live node shows all live nodes as members, synced and writable,
+        unchanged for ``quiet`` seconds (corosync may re-merge a healed link late)."""
+        deadline = time.monotonic() + timeout
+        since, last = time.monotonic(), None
+        while True:
+            st = await self.statuses()
+            view = {i: (tuple(s["members"]), s["rounds"]) for i, s in st.items()}
+            ok = all(
+                len(s["members"]) == len(st) and s["mode"] == "synced" and s["round_quorate"]
+                for s in st.values()
+            )
+            if not ok or view != last:
+                since, last = time.monotonic(), view
+            elif time.monotonic() - since >= quiet:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"cluster not stable in {timeout}s: {st}")
+            await asyncio.sleep(0.2)
+
     def partition(self, cut: list[int]) -> None:
         """Cut nodes ``cut`` off from the others (nft drop rules in their namespaces)."""
         self.heal()
