@@ -85,7 +85,7 @@ class Services:
 
         paths.ensure()
         control = CorosyncControl(paths)
-        # as pmxcfs: a node whose corosync.conf exists is a cluster member
+        # as pmxcfs: a node with corosync.conf (and our authkey) is a cluster member
         clustered = control.configured()
         if clustered:
             await control.ensure_running()

@@ -206,3 +206,16 @@ def test_certs_ca_signs_node_cert() -> None:
 
     self_signed, _ = make_self_signed("n1", [])
     assert certs.needs_new_cert(self_signed, ca, [])
+
+
+async def test_debian_sample_conf_without_authkey_is_not_a_cluster(svc: FakeSvc) -> None:
+    """Debian's corosync package ships a sample corosync.conf but no authkey."""
+    svc.corosync.etc.mkdir(parents=True, exist_ok=True)
+    svc.corosync.conf_path.write_text(
+        "totem {\n  version: 2\n  cluster_name: debian\n}\n"
+        "nodelist {\n  node {\n    name: node1\n    nodeid: 1\n    ring0_addr: 127.0.0.1\n  }\n}\n"
+    )
+    assert not svc.corosync.configured()
+    await _make_cluster(svc)  # pvecm create replaces it
+    assert svc.corosync.configured()
+    assert "cluster_name: lab" in svc.corosync.conf_path.read_text()
