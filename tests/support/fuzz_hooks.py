@@ -8,7 +8,10 @@ Before each call, such targets are swapped for expendable decoys created for the
 purpose, so those operations still run against a real user or storage:
 
 - any mention of the fuzz user (path, query or body; plain or percent-encoded);
-- the storage id ``local`` in ``PUT``/``DELETE /storage/{storage}``.
+- the storage id ``local`` in ``PUT``/``DELETE /storage/{storage}``;
+- ``POST /cluster/config`` (create a cluster) gets an invalid cluster name: a created
+  cluster would start corosync on the host running the fuzzer and turn the fuzz node
+  into a cluster member for the rest of the run (the cluster system tests cover create).
 
 A 501 answer from a declared operation means "this variant is not implemented yet"
 (a known gap, announced as such), not a fault: it is dropped from the failures and
@@ -60,6 +63,12 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
         and params.get("storage") == STORAGE
     ):
         params["storage"] = DECOY_STORAGE
+    if (
+        case.method.upper() == "POST"
+        and case.operation.path.endswith("/json/cluster/config")
+        and isinstance(case.body, dict)
+    ):
+        case.body["clustername"] = "not a cluster name!"
 
 
 @schemathesis.hook

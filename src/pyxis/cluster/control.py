@@ -106,13 +106,17 @@ class CorosyncControl:
         return self.paths.root / "var" / "log" / "pyxis"
 
     def configured(self) -> bool:
-        """Whether this node belongs to a cluster: its corosync.conf and authkey exist.
+        """Whether this node belongs to a cluster: its corosync.conf exists (as pmxcfs
+        decides) and, on ``/``, the authkey too.
 
-        The conf alone is not enough: Debian's corosync package ships a sample
+        On ``/`` the conf alone is not enough: Debian's corosync package ships a sample
         ``/etc/corosync/corosync.conf`` (cluster ``debian``, one node on 127.0.0.1) but
         no authkey, which ``pvecm create`` and ``add`` always write (upstream's create
-        refuses an existing authkey for the same reason)."""
-        return self.conf_path.exists() and self.authkey_path.exists()
+        refuses an existing authkey for the same reason).  Below any other root only
+        Pyxis writes the conf."""
+        if self.system:
+            return self.conf_path.exists() and self.authkey_path.exists()
+        return self.conf_path.exists()
 
     def read_authkey(self) -> bytes:
         try:

@@ -155,7 +155,10 @@ async def addnode(svc: Services, name: str, p: dict[str, Any]) -> dict[str, Any]
     conf = cc.parse(old.decode())
     apiversion = p.get("apiversion")
     if apiversion is not None and int(apiversion) > JOIN_API_VERSION:
-        raise PyxisError(f"joining node speaks join API {apiversion}, this node {JOIN_API_VERSION}")
+        raise ParamError.one(
+            "apiversion",
+            f"joining node speaks join API {apiversion}, this node {JOIN_API_VERSION}",
+        )
     links = links_from(p)
     if not links and p.get("new_node_ip"):
         links = {0: (str(p["new_node_ip"]), None)}

@@ -96,7 +96,13 @@ async def set_expected(svc: Services, expected: int) -> None:
     try:
         await asyncio.to_thread(_set_expected, expected)
     except CorosyncError as err:
-        raise PyxisError(f"unable to set expected votes to {expected}: {err.name}") from err
+        if err.name == "CS_ERR_INVALID_PARAM":  # e.g. below the votes present
+            raise ParamError.one(
+                "expected", f"corosync refused expected votes {expected}: {err.name}"
+            ) from err
+        raise PyxisError(
+            f"unable to set expected votes to {expected}: {err.name} (is corosync running?)"
+        ) from err
 
 
 def _conf(svc: Services) -> tuple[cc.CorosyncConf, bytes]:
@@ -136,7 +142,7 @@ async def qdevice_remove(svc: Services) -> None:
 
     conf, raw = _conf(svc)
     if conf.quorum.device is None:
-        raise PyxisError("no QDevice configured")
+        raise Conflict("no QDevice configured")
     conf.quorum.device = None
     conf.bump()
     await write_conf(svc, conf, raw)
