@@ -278,41 +278,47 @@ class Engine(Outbox):
 
     def _finish_sync(self, f: dict[str, Any]) -> None:
         self._expect_done = False
-        if self.tree.checksum() != f["c"] and f.get("d"):
-            todo = sum(st.index > self.tree.index for st in self._sync_steps)
-            if not (self._sync_msgs == f["n"] and self._replay(self._sync_steps, f["c"])):
-                # Cannot happen with an agreed-order transport; ask for a fresh round,
-                # whose leader will find this state outside its history: a full install.
-                # Whatever was replayed is a history of its own that proves nothing:
-                # it is never reported as applied.
-                log.error("config store sync: ops from node %s fail verification", self.leader)
-                self._lineage += 1
-                self._durable = 0
-                self._silent = True  # until the next round: see _report
-                self.history.reset(self.tree.index, self.tree.checksum())
-                self._send(encode("resync", {"r": round_json(self.round)}))
-                self.mode = Mode.SYNCED  # so that the resync is accepted
-                self.round_quorate = False
-                return
-            self.tree.epoch = self._next_epoch
-            self._commit(large=todo > LARGE_REPLAY)
-        elif self.tree.checksum() != f["c"]:
-            new = decode_tree(b"".join(self._sync_buf)) if len(self._sync_buf) == f["n"] else None
-            if new is None or new.checksum() != f["c"]:
+        if self.tree.checksum() != f["c"]:
+            installed = self._install_delta(f) if f.get("d") else self._install_state(f)
+            if not installed:
                 # Cannot happen with an agreed-order transport; ask for a fresh round.
-                log.error("config store sync: state from node %s fails verification", self.leader)
                 self._send(encode("resync", {"r": round_json(self.round)}))
                 self.mode = Mode.SYNCED  # so that the resync is accepted
                 self.round_quorate = False
                 return
-            self._changes += self.tree.replace_with(new)
-            self.history.reset(self.tree.index, self.tree.checksum())
-            self.tree.epoch = self._next_epoch
-            self._lineage += 1
-            self._durable = 0
-            self._commit(self.db.prepare_install(self.tree))
         self._sync_buf, self._sync_steps = [], []
         self._complete_round()
+
+    def _install_delta(self, f: dict[str, Any]) -> bool:
+        """Replay the leader's ops; False when they fail verification."""
+        replayed = self._replay(self._sync_steps, f["c"]) if self._sync_msgs == f["n"] else None
+        if replayed is None:
+            # The fresh round's leader will find this state outside its history and send
+            # the full state.  Whatever was replayed is a history of its own that proves
+            # nothing: it is never reported as applied.
+            log.error("config store sync: ops from node %s fail verification", self.leader)
+            self._lineage += 1
+            self._durable = 0
+            self._silent = True  # until the next round: see _report
+            self.history.reset(self.tree.index, self.tree.checksum())
+            return False
+        self.tree.epoch = self._next_epoch
+        self._commit(large=replayed > LARGE_REPLAY)
+        return True
+
+    def _install_state(self, f: dict[str, Any]) -> bool:
+        """Install the leader's full state; False when it fails verification."""
+        new = decode_tree(b"".join(self._sync_buf)) if len(self._sync_buf) == f["n"] else None
+        if new is None or new.checksum() != f["c"]:
+            log.error("config store sync: state from node %s fails verification", self.leader)
+            return False
+        self._changes += self.tree.replace_with(new)
+        self.history.reset(self.tree.index, self.tree.checksum())
+        self.tree.epoch = self._next_epoch
+        self._lineage += 1
+        self._durable = 0
+        self._commit(self.db.prepare_install(self.tree))
+        return True
 
     def _complete_round(self) -> None:
         self.tree.epoch = self._next_epoch
@@ -404,20 +410,21 @@ class Engine(Outbox):
                 if not replay:  # a sync's replay leaves the answer to _reconcile
                     p.uncertain = False
 
-    def _replay(self, steps: list[Step], final: str) -> bool:
-        """Catch up with the leader's ops after the state this replica holds (a delta)."""
+    def _replay(self, steps: list[Step], final: str) -> int | None:
+        """Catch up with the leader's ops after the state this replica holds (a delta);
+        return how many were applied, None when they fail verification."""
         tree = self.tree
         here = next((st for st in steps if st.index == tree.index), None)
         todo = [st for st in steps if st.index > tree.index]
         if not todo or todo[0].index != tree.index + 1:
-            return False
+            return None
         if here is not None and here.checksum != tree.checksum():
-            return False  # not the leader's state at this index
+            return None  # not the leader's state at this index
         for st in todo:
             self._apply_one(st.op, replay=True)
             if tree.checksum() != st.checksum:
-                return False
-        return tree.checksum() == final
+                return None
+        return len(todo) if tree.checksum() == final else None
 
     def _commit(self, install: Job | None = None, *, large: bool = False) -> None:
         """Group commit: persist everything applied since the last call as one job.

@@ -14,6 +14,7 @@ base moves forward); a member behind the base gets the full state.
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from dataclasses import dataclass
 
@@ -65,5 +66,4 @@ class History:
 
     def since(self, index: int) -> list[Step]:
         """The steps after state ``index`` (which :meth:`holds` must have confirmed)."""
-        start = index - self.base[0]
-        return list(self.steps)[start:]
+        return list(itertools.islice(self.steps, index - self.base[0], None))

@@ -57,24 +57,22 @@ def round_of(value: Any) -> Round:
 
 
 # --- ops ----------------------------------------------------------------------------------
+def _op_row(o: Op) -> list[Any]:
+    """An op's fields but its data (a blob) and origin (the message's, or a delta row's)."""
+    return [
+        *(o.kind, o.path, o.new_path, o.expect_digest, o.expect_version),
+        *(o.writer, o.holder, o.now, o.ttl, o.seq),
+    ]
+
+
+def _row_op(row: list[Any], data: bytes, origin: str) -> Op:
+    kind, path, new_path, ed, ev, writer, holder, now, ttl, seq = row
+    return Op(kind, path, data, new_path, ed, ev, writer, holder, now, ttl, origin, seq)
+
+
 def encode_ops(origin: str, ops: list[Op], report: tuple[Any, int] | None = None) -> bytes:
     """A batch of one origin's ops; ``report`` piggybacks an ``applied`` (round, index)."""
-    rows = [
-        [
-            o.kind,
-            o.path,
-            o.new_path,
-            o.expect_digest,
-            o.expect_version,
-            o.writer,
-            o.holder,
-            o.now,
-            o.ttl,
-            o.seq,
-        ]
-        for o in ops
-    ]
-    fields: dict[str, Any] = {"o": origin, "ops": rows}
+    fields: dict[str, Any] = {"o": origin, "ops": [_op_row(o) for o in ops]}
     if report is not None:
         fields["r"], fields["i"] = report
     return encode("op", fields, [o.data for o in ops])
@@ -82,12 +80,7 @@ def encode_ops(origin: str, ops: list[Op], report: tuple[Any, int] | None = None
 
 def decode_ops(fields: dict[str, Any], blobs: list[bytes]) -> list[Op]:
     origin = fields["o"]
-    return [
-        Op(kind, path, data, new_path, ed, ev, writer, holder, now, ttl, origin, seq)
-        for (kind, path, new_path, ed, ev, writer, holder, now, ttl, seq), data in zip(
-            fields["ops"], blobs, strict=True
-        )
-    ]
+    return [_row_op(row, data, origin) for row, data in zip(fields["ops"], blobs, strict=True)]
 
 
 def encode_delta(r: Round, steps: list[Step]) -> list[bytes]:
@@ -98,14 +91,7 @@ def encode_delta(r: Round, steps: list[Step]) -> list[bytes]:
     size = 0
 
     def flush() -> None:
-        rows = [
-            [
-                *(st.op.kind, st.op.path, st.op.new_path, st.op.expect_digest),
-                *(st.op.expect_version, st.op.writer, st.op.holder, st.op.now, st.op.ttl),
-                *(st.op.seq, st.op.origin, st.index, st.checksum),
-            ]
-            for st in batch
-        ]
+        rows = [[*_op_row(st.op), st.op.origin, st.index, st.checksum] for st in batch]
         out.append(encode("delta", {"r": round_json(r), "ops": rows}, [st.op.data for st in batch]))
 
     for st in steps:
@@ -123,9 +109,8 @@ def encode_delta(r: Round, steps: list[Step]) -> list[bytes]:
 def decode_delta(fields: dict[str, Any], blobs: list[bytes]) -> list[Step]:
     steps = []
     for row, data in zip(fields["ops"], blobs, strict=True):
-        kind, path, new_path, ed, ev, writer, holder, now, ttl, seq, origin, index, checksum = row
-        op = Op(kind, path, data, new_path, ed, ev, writer, holder, now, ttl, origin, seq)
-        steps.append(Step(op, int(index), str(checksum)))
+        *head, origin, index, checksum = row
+        steps.append(Step(_row_op(head, data, origin), int(index), str(checksum)))
     return steps
 
 

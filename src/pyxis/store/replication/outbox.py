@@ -63,10 +63,9 @@ class Outbox:
         self.round_quorate = False
         self.closed = False
         self.acks_outside_quorum = 0
-        self.stats = {
-            **dict.fromkeys(("sent", "delivered", "malformed", "commits", "ops"), 0),
-            **dict.fromkeys(("deltas", "full_syncs"), 0),
-        }
+        self.stats = dict.fromkeys(
+            ("sent", "delivered", "malformed", "commits", "ops", "deltas", "full_syncs"), 0
+        )
         self._outbox: deque[bytes] = deque()
         self._buffer: list[Pending] = []
         self._mine: dict[int, Pending] = {}
