@@ -24,6 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 
 from daemon import tool
 
+from pyxis.testbed.nodes import alive
+
 pytestmark = [
     pytest.mark.system,
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces"),
@@ -94,14 +96,6 @@ def live_processes(marker: str) -> list[str]:
 TEMPLATE = "busybox-1.35-pyxis_1.0-1_amd64.tar.zst"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-
-
 def _node_cli(root: Path, node: str) -> Any:
     env = dict(os.environ, PYXIS_ROOT=str(root / node))
 
@@ -154,10 +148,10 @@ def test_three_node_testbed(tmp_path: Path) -> None:
         current = pct("pvesh", "get", "/nodes/node2/lxc/200/status/current",
                       "--output-format", "json")  # fmt: skip
         ct_init = int(json.loads(current)["pid"])
-        assert _alive(ct_init)
+        assert alive(ct_init)
         assert "pyxis-node2-" in Path(f"/proc/{ct_init}/cgroup").read_text()
         ok(root, "kill", "node2")
-        assert not _alive(ct_init)  # dead (a zombie until its new parent reaps it)
+        assert not alive(ct_init)  # dead (a zombie until its new parent reaps it)
         with pytest.raises(requests.ConnectionError):
             requests.get(
                 by_name["node2"]["api_url"] + "/api2/json/version", verify=False, timeout=5

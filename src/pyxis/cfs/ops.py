@@ -59,6 +59,18 @@ class Handle:
     gone: bool = False  # its file was unlinked or replaced: it stores nothing any more
     error: int = 0  # a refused write poisons the handle: its content is never stored
 
+    def changed(self) -> None:
+        """Its data was written or truncated through it."""
+        self.dirty = self.written = True
+        self.gen += 1
+
+
+def _resize(data: bytearray, size: int) -> bytearray:
+    """``data`` cut or zero-padded to ``size`` bytes, in place."""
+    del data[size:]
+    data.extend(bytes(size - len(data)))
+    return data
+
 
 def _fail(code: int) -> pyfuse3.FUSEError:
     return pyfuse3.FUSEError(code)
@@ -282,10 +294,12 @@ class StoreFS(pyfuse3.Operations):  # type: ignore[misc]
         return s
 
     # --- files -------------------------------------------------------------------------
-    def _open(self, path: str, data: bytes, write: bool, *, new: bool = False) -> int:
+    def _open(
+        self, path: str, data: bytes, write: bool, *, new: bool = False, dirty: bool = False
+    ) -> int:
         fh = self._next_fh
         self._next_fh += 1
-        h = Handle(path, bytearray(data), write, dirty=new, new=new)
+        h = Handle(path, bytearray(data), write, dirty=dirty or new, new=new)
         self._handles[fh] = h
         if new:
             self._new[path] = h
@@ -307,10 +321,8 @@ class StoreFS(pyfuse3.Operations):  # type: ignore[misc]
             if kind == "virtual":
                 raise _fail(errno.EACCES)
             self._require_writable()
-        data = b"" if write and flags & os.O_TRUNC else self.content(path)
-        fh = self._open(path, data, write)
-        if write and flags & os.O_TRUNC:
-            self._handles[fh].dirty = True
+        trunc = write and bool(flags & os.O_TRUNC)
+        fh = self._open(path, b"" if trunc else self.content(path), write, dirty=trunc)
         return pyfuse3.FileInfo(fh=fh, direct_io=True, keep_cache=False)
 
     async def create(
@@ -337,10 +349,9 @@ class StoreFS(pyfuse3.Operations):  # type: ignore[misc]
             h.error = errno.EFBIG
             raise _fail(errno.EFBIG)
         if off > len(h.data):
-            h.data.extend(bytes(off - len(h.data)))
+            _resize(h.data, off)
         h.data[off:end] = buf
-        h.dirty = h.written = True
-        h.gen += 1
+        h.changed()
         return len(buf)
 
     async def flush(self, fh: int) -> None:
@@ -438,15 +449,10 @@ class StoreFS(pyfuse3.Operations):  # type: ignore[misc]
                 raise _fail(errno.EFBIG)
             h = self._handles.get(fh) if fh is not None else self._new.get(path)
             if h is not None:
-                del h.data[size:]
-                h.data.extend(bytes(size - len(h.data)))
-                h.dirty = h.written = True
-                h.gen += 1
+                _resize(h.data, size)
+                h.changed()
             else:  # truncate(2) by path: write it now
-                data = bytearray(self.content(path))
-                del data[size:]
-                data.extend(bytes(size - len(data)))
-                await self._put(path, bytes(data))
+                await self._put(path, bytes(_resize(bytearray(self.content(path)), size)))
         return self.attrs(path)  # times are the store's: utimes succeed, change nothing
 
     async def unlink(self, parent_inode: int, name: bytes, ctx: pyfuse3.RequestContext) -> None:

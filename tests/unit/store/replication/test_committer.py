@@ -27,6 +27,7 @@ class Recorder:
     """Durable callbacks and the thread each job ran on."""
 
     def __init__(self, db: StoreDB) -> None:
+        self.db = db
         self.done: list[str] = []
         self.failed: list[BaseException | None] = []
         self.threads: list[str] = []
@@ -37,6 +38,9 @@ class Recorder:
             real_run(job)
 
         db.run = run  # type: ignore[method-assign]
+
+    def committer(self) -> Committer[str]:
+        return Committer(self.db, self.on_durable, self.on_failure)
 
     def on_durable(self, token: str) -> None:
         self.done.append(token)
@@ -60,6 +64,12 @@ def _spy_checkpoints(db: StoreDB, *, fail_first: bool = False) -> list[str]:
     return calls
 
 
+async def _drain(c: Committer[str]) -> None:
+    """Until every submitted job and checkpoint is done."""
+    while c.pending:
+        await asyncio.sleep(0.01)
+
+
 def _open(tmp: Path, synchronous: str) -> StoreDB:
     return StoreDB.open(
         tmp / "config.db", synchronous=synchronous, autocheckpoint=synchronous == "FULL"
@@ -73,7 +83,7 @@ def _rows(db: StoreDB) -> int:
 async def test_normal_commits_run_inline_and_are_durable_at_once(tmp_path: Path) -> None:
     db = _open(tmp_path, "NORMAL")
     rec = Recorder(db)
-    c: Committer[str] = Committer(db, rec.on_durable, rec.on_failure)
+    c = rec.committer()
     c.submit(_job("a"), "a")
     assert rec.done == ["a"] and c.pending == 0  # no hop through the worker thread
     assert rec.threads == [threading.current_thread().name]
@@ -85,14 +95,13 @@ async def test_full_and_installs_run_on_the_thread_in_order(tmp_path: Path) -> N
     for sync, large in (("FULL", False), ("NORMAL", True)):
         db = _open(tmp_path / sync, sync)
         rec = Recorder(db)
-        c: Committer[str] = Committer(db, rec.on_durable, rec.on_failure)
+        c = rec.committer()
         c.submit(_job("big"), "big", large=large)
         assert rec.done == [] and c.pending == 1
         # queued behind a threaded job, a small one must not overtake it
         c.submit(_job("small"), "small")
         assert c.pending == 2
-        while c.pending:
-            await asyncio.sleep(0.01)
+        await _drain(c)
         assert rec.done == ["big", "small"]
         assert all(t.startswith("store-commit") for t in rec.threads)
         assert _rows(db) == 2
@@ -107,13 +116,12 @@ async def test_checkpoint_after_enough_bytes_runs_on_the_thread(
     db = _open(tmp_path, "NORMAL")
     rec = Recorder(db)
     calls = _spy_checkpoints(db)
-    c: Committer[str] = Committer(db, rec.on_durable, rec.on_failure)
+    c = rec.committer()
     for i in range(15):
         c.submit(_job(f"p{i}", 4096), str(i))
     assert calls == []  # below the threshold: no checkpoint yet, only its timer
     c.submit(_job("last", 64 << 10), "last")
-    while c.pending:
-        await asyncio.sleep(0.01)
+    await _drain(c)
     assert len(calls) == 1 and calls[0].startswith("store-commit")
     wal = Path(f"{db.path}-wal")
     frames = db.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
@@ -130,11 +138,10 @@ async def test_checkpoint_timer_bounds_the_unsynced_window(
     db = _open(tmp_path, "NORMAL")
     rec = Recorder(db)
     calls = _spy_checkpoints(db)
-    c: Committer[str] = Committer(db, rec.on_durable, rec.on_failure)
+    c = rec.committer()
     c.submit(_job("a"), "a")
     await asyncio.sleep(0.2)
-    while c.pending:
-        await asyncio.sleep(0.01)
+    await _drain(c)
     assert len(calls) == 1
     await asyncio.sleep(0.1)
     assert len(calls) == 1  # nothing new committed: no further checkpoint
@@ -149,7 +156,7 @@ async def test_after_a_failure_nothing_runs_or_is_durable(tmp_path: Path) -> Non
     """A failed job's rows are lost: a later job would record an index the file lacks."""
     db = _open(tmp_path, "NORMAL")
     rec = Recorder(db)
-    c: Committer[str] = Committer(db, rec.on_durable, rec.on_failure)
+    c = rec.committer()
     c.submit(BAD, "bad")
     c.submit(_job("good"), "good")
     assert rec.done == [] and len(rec.failed) == 1 and c.pending == 0
@@ -161,12 +168,11 @@ async def test_after_a_failure_nothing_runs_or_is_durable(tmp_path: Path) -> Non
 async def test_jobs_queued_behind_a_failed_threaded_job_are_not_durable(tmp_path: Path) -> None:
     db = _open(tmp_path, "FULL")
     rec = Recorder(db)
-    c: Committer[str] = Committer(db, rec.on_durable, rec.on_failure)
+    c = rec.committer()
     c.submit(BAD, "bad")
     c.submit(_job("a"), "a")
     c.submit(_job("b"), "b")
-    while c.pending:
-        await asyncio.sleep(0.01)
+    await _drain(c)
     assert rec.done == [] and len(rec.failed) == 1
     assert _rows(db) == 0
     await c.close()
@@ -180,14 +186,13 @@ async def test_a_failed_checkpoint_is_retried(
     db = _open(tmp_path, "NORMAL")
     rec = Recorder(db)
     calls = _spy_checkpoints(db, fail_first=True)
-    c: Committer[str] = Committer(db, rec.on_durable, rec.on_failure)
+    c = rec.committer()
     c.submit(_job("a"), "a")
     deadline = asyncio.get_running_loop().time() + 5
     while len(calls) < 2:
         assert asyncio.get_running_loop().time() < deadline
         await asyncio.sleep(0.02)
-    while c.pending:
-        await asyncio.sleep(0.01)
+    await _drain(c)
     assert len(calls) == 2 and not rec.failed
     await c.close()
     db.close()
