@@ -130,6 +130,17 @@ def test_three_node_testbed(tmp_path: Path) -> None:
             root / "node1"
         )
 
+        # a container of node2 (its own network namespace) must die with node2 (below);
+        # made before the partition: writes during the healed ring's re-merge are refused
+        pct = _node_cli(root, "node2")
+        pct("pveam", "download", "local", TEMPLATE)
+        pct("pct", "create", "200", f"local:vztmpl/{TEMPLATE}", "--rootfs", "local:0")
+        pct("pct", "start", "200")
+        current = pct("pvesh", "get", "/nodes/node2/lxc/200/status/current",
+                      "--output-format", "json")  # fmt: skip
+        ct_init = int(json.loads(current)["pid"])
+        assert alive(ct_init)
+        assert "pyxis-node2-" in Path(f"/proc/{ct_init}/cgroup").read_text()
         n3 = by_name["node3"]["address"]
         assert reachable(root, "node1", n3)
         ok(root, "partition", "node3")
@@ -140,16 +151,6 @@ def test_three_node_testbed(tmp_path: Path) -> None:
         ok(root, "heal")
         assert reachable(root, "node1", n3)
 
-        # a container of node2 (its own network namespace) dies with node2 too
-        pct = _node_cli(root, "node2")
-        pct("pveam", "download", "local", TEMPLATE)
-        pct("pct", "create", "200", f"local:vztmpl/{TEMPLATE}", "--rootfs", "local:0")
-        pct("pct", "start", "200")
-        current = pct("pvesh", "get", "/nodes/node2/lxc/200/status/current",
-                      "--output-format", "json")  # fmt: skip
-        ct_init = int(json.loads(current)["pid"])
-        assert alive(ct_init)
-        assert "pyxis-node2-" in Path(f"/proc/{ct_init}/cgroup").read_text()
         ok(root, "kill", "node2")
         assert not alive(ct_init)  # dead (a zombie until its new parent reaps it)
         with pytest.raises(requests.ConnectionError):
